@@ -1,0 +1,28 @@
+"""Errors shared by every layer; this module imports nothing from hpcflow."""
+
+from __future__ import annotations
+
+
+class HpcflowError(Exception):
+    """Base of every error hpcflow raises on purpose; its message is one readable line."""
+
+
+class UsageError(HpcflowError):
+    """The user's input (app, decorator, CLI flag, config) is invalid."""
+
+
+class ConfigError(UsageError):
+    """A site or user configuration file is invalid."""
+
+
+class SlurmCommandError(HpcflowError):
+    """A Slurm command failed; carries the argv, exit code and both streams."""
+
+    def __init__(self, argv: list[str], returncode: int, stdout: str, stderr: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        detail = (stderr or stdout).strip().splitlines()
+        reason = detail[-1] if detail else "no output"
+        super().__init__(f"{argv[0]} failed (exit {returncode}): {reason}")
