@@ -26,3 +26,26 @@ class SlurmCommandError(HpcflowError):
         detail = (stderr or stdout).strip().splitlines()
         reason = detail[-1] if detail else "no output"
         super().__init__(f"{argv[0]} failed (exit {returncode}): {reason}")
+
+
+class TaskFailed(HpcflowError):
+    """A task failed (or was cancelled because a task it depends on failed).
+
+    Raised at ``wait_on`` and friends. Carries where it ran and the remote traceback.
+    """
+
+    def __init__(self, task: str, reason: str, host: str = "", pid: int = 0,
+                 traceback: str = "", cancelled: bool = False) -> None:
+        self.task = task
+        self.reason = reason
+        self.host = host
+        self.pid = pid
+        self.remote_traceback = traceback
+        self.cancelled = cancelled
+        where = f" on {host} pid {pid}" if host else ""
+        verb = "was cancelled" if cancelled else "failed"
+        super().__init__(f"task {task} {verb}{where}: {reason}")
+
+    def __reduce__(self):  # keep every field across pickling
+        return (TaskFailed, (self.task, self.reason, self.host, self.pid,
+                             self.remote_traceback, self.cancelled))

@@ -1,0 +1,209 @@
+"""A node's pool of task processes: dispatch, crash detection, time-outs, kills.
+
+One long-lived process per slot runs one task at a time. A single thread blocks on the
+processes' pipes and sentinels (no polling loop); a dead process is a failed task and is
+replaced, so a segfault never takes the pool down.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from hpcflow.agents import worker
+from hpcflow.agents.protocol import Assignment, Result
+
+@dataclass(eq=False)
+class _Proc:
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    task: Assignment | None = None
+    deadline: float | None = None
+    known: set[str] = field(default_factory=set)
+    killed_reason: str = ""
+
+
+class WorkerPool:
+    """``size`` task processes; results and failures go to ``on_result``."""
+
+    def __init__(self, size: int, on_result: Callable[[Result], None], app_dir: str = "") -> None:
+        self.size = size
+        self._on_result = on_result
+        self._app_dir = app_dir
+        self._procs: list[_Proc] = []
+        self._queue: collections.deque[Assignment] = collections.deque()
+        self._functions: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="hpcflow-pool", daemon=True)
+
+    def start(self) -> None:
+        """Start the task processes and the watcher thread."""
+        with self._lock:
+            for _ in range(self.size):
+                self._procs.append(self._spawn())
+        self._thread.start()
+
+    def _spawn(self) -> _Proc:
+        parent, child = socket.socketpair()
+        argv = [sys.executable, "-m", "hpcflow.agents.taskproc", str(child.fileno()),
+                self._app_dir]
+        process = subprocess.Popen(argv, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
+        child.close()
+        return _Proc(process, Connection(parent.detach()))
+
+    # -- called by the owner ---------------------------------------------------------
+    def submit(self, assignment: Assignment) -> None:
+        """Run ``assignment`` on an idle process (queued if none is idle)."""
+        with self._lock:
+            if assignment.func is not None:
+                self._functions[assignment.func_key] = assignment.func
+            self._queue.append(assignment)
+            self._drain()
+
+    def kill(self, task_id: int, reason: str) -> None:
+        """Kill the process running ``task_id``; its result reports ``reason``."""
+        with self._lock:
+            for proc in self._procs:
+                if proc.task is not None and proc.task.task_id == task_id:
+                    proc.killed_reason = reason
+                    _terminate(proc)
+            self._queue = collections.deque(a for a in self._queue if a.task_id != task_id)
+        self._wake()
+
+    def shutdown(self) -> None:
+        """Stop every process and the watcher thread."""
+        with self._lock:
+            self._stopping = True
+            procs = list(self._procs)
+        for proc in procs:
+            try:
+                proc.conn.send_bytes(pickle.dumps(None))
+            except OSError:
+                pass
+        self._wake()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        for proc in procs:
+            try:
+                proc.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                _terminate(proc)
+                proc.process.wait()
+            proc.conn.close()
+
+    # -- internals ---------------------------------------------------------------------
+    def _drain(self) -> None:
+        for proc in self._procs:
+            if not self._queue:
+                return
+            if proc.task is None and not proc.killed_reason:
+                self._send(proc, self._queue.popleft())
+
+    def _send(self, proc: _Proc, assignment: Assignment) -> None:
+        func = None if assignment.func_key in proc.known else self._functions[assignment.func_key]
+        proc.known.add(assignment.func_key)
+        proc.task = assignment
+        proc.deadline = time.monotonic() + assignment.time_out if assignment.time_out else None
+        try:
+            proc.conn.send_bytes(pickle.dumps(replace(assignment, func=func),
+                                              protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            pass  # the process died; its sentinel reports the task
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send_bytes(b"")
+        except OSError:
+            pass
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                handles = {p.conn: p for p in self._procs}
+                timeout = self._next_timeout()
+            ready = wait([self._wake_r, *handles], timeout)
+            if self._wake_r in ready:
+                self._wake_r.recv_bytes()
+            for conn in ready:
+                if conn in handles:
+                    self._receive(handles[conn])
+            self._expire()
+
+    def _next_timeout(self) -> float | None:
+        deadlines = [p.deadline for p in self._procs if p.deadline is not None]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _receive(self, proc: _Proc) -> None:
+        try:
+            result: Result = pickle.loads(proc.conn.recv_bytes())
+        except (EOFError, OSError):
+            self._reap(proc)  # end of stream: the process died
+            return
+        with self._lock:
+            proc.task, proc.deadline = None, None
+            self._drain()
+        self._on_result(result)
+
+    def _reap(self, proc: _Proc) -> None:
+        try:
+            proc.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _terminate(proc)
+            proc.process.wait()
+        with self._lock:
+            if proc not in self._procs:
+                return
+            self._procs.remove(proc)
+            task = proc.task
+            if not self._stopping:
+                self._procs.append(self._spawn())
+                self._drain()
+        proc.conn.close()
+        if task is not None:
+            self._on_result(_death_result(task, proc))
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for proc in self._procs:
+                if proc.deadline is not None and proc.deadline <= now and proc.task is not None:
+                    proc.killed_reason = f"exceeded its time_out of {proc.task.time_out:g} s"
+                    proc.deadline = None
+                    _terminate(proc)
+
+
+def _terminate(proc: _Proc) -> None:
+    try:
+        os.kill(proc.process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _death_result(task: Assignment, proc: _Proc) -> Result:
+    now = time.time()
+    code = proc.process.returncode
+    if proc.killed_reason:
+        reason = proc.killed_reason
+    elif code is not None and code < 0:
+        reason = f"task process died: killed by {signal.Signals(-code).name}"
+    else:
+        reason = f"task process died: exit code {code}"
+    return Result(task.task_id, task.attempt, False, worker.HOST, proc.process.pid or 0, now, now,
+                  error=reason, crashed=not proc.killed_reason,
+                  timed_out="time_out" in proc.killed_reason)

@@ -1,0 +1,62 @@
+"""What crosses between the master and the agents: assignments and results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FilePrep:
+    """Before a task runs: copy ``source`` to ``target`` (FILE_INOUT/DIRECTORY_INOUT),
+    or just clear ``target`` (OUT)."""
+
+    target: str
+    source: str | None = None
+    directory: bool = False
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One attempt of one task, sent to an agent.
+
+    ``call`` is the pickled ``(args, kwargs)`` whose persistent ids index ``refs``;
+    after the call the agent returns the new value of every ref in ``write_back``.
+    """
+
+    task_id: int
+    attempt: int
+    name: str
+    func_key: str
+    func: bytes | None
+    call: bytes
+    refs: tuple[bytes, ...]
+    write_back: tuple[int, ...] = ()
+    n_returns: int = 0
+    time_out: float | None = None
+    cores: int = 1
+    files: tuple[FilePrep, ...] = ()
+    app_dir: str = ""
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one attempt, sent back to the master."""
+
+    task_id: int
+    attempt: int
+    ok: bool
+    host: str
+    pid: int
+    started: float
+    ended: float
+    values: tuple[bytes, ...] = ()
+    writes: tuple[bytes, ...] = ()
+    error: str = ""
+    traceback: str = ""
+    crashed: bool = False
+    timed_out: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.ended - self.started)

@@ -1,0 +1,150 @@
+"""The code that runs inside a task process: unpack an assignment, call, pack the result."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import pickle
+import shutil
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import cloudpickle
+
+from hpcflow.agents.protocol import Assignment, FilePrep, Result
+
+HOST = socket.gethostname()
+
+
+class ImportedFunction:
+    """A task function named by module and qualified name, imported where it runs."""
+
+    def __init__(self, module: str, qualname: str) -> None:
+        self.module = module
+        self.qualname = qualname
+        self._func: Callable[..., Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"module": self.module, "qualname": self.qualname, "_func": None}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._func is None:
+            obj: Any = importlib.import_module(self.module)
+            for part in self.qualname.split("."):
+                obj = getattr(obj, part)
+            self._func = getattr(obj, "__wrapped__", obj)
+        return self._func(*args, **kwargs)
+
+
+class _RefUnpickler(pickle.Unpickler):
+    """Resolves the persistent ids of a call to the values of its refs."""
+
+    def __init__(self, data: bytes, resolve: Callable[[int], Any]) -> None:
+        super().__init__(io.BytesIO(data))
+        self._resolve = resolve
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self._resolve(pid)
+
+
+def execute(assignment: Assignment, func: Callable[..., Any]) -> Result:
+    """Run one attempt in this process and describe its outcome."""
+    started = time.time()
+    loaded: dict[int, Any] = {}
+
+    def resolve(index: int) -> Any:
+        if index not in loaded:
+            loaded[index] = pickle.loads(assignment.refs[index])
+        return loaded[index]
+
+    try:
+        _prepare_files(assignment.files)
+        args, kwargs = _RefUnpickler(assignment.call, resolve).load()
+        value = func(*args, **kwargs)
+    except BaseException as exc:  # the task's own failure, reported to the master
+        return _failure(assignment, started, exc)
+    try:
+        values = _split_returns(value, assignment.n_returns, assignment.name)
+        packed = tuple(cloudpickle.dumps(v) for v in values)
+        writes = tuple(cloudpickle.dumps(resolve(i)) for i in assignment.write_back)
+    except Exception as exc:
+        reason = f"result cannot be serialized: {type(exc).__name__}: {exc}"
+        return _failure(assignment, started, exc, reason)
+    return Result(assignment.task_id, assignment.attempt, True, HOST, os.getpid(), started,
+                  time.time(), values=packed, writes=writes)
+
+
+def _split_returns(value: Any, n: int, name: str) -> tuple[Any, ...]:
+    if n == 0:
+        return ()
+    if n == 1:
+        return (value,)
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        raise ValueError(f"task {name} declares {n} return values but returned {value!r:.80}")
+    return tuple(value)
+
+
+def _failure(assignment: Assignment, started: float, exc: BaseException,
+             reason: str | None = None) -> Result:
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Result(assignment.task_id, assignment.attempt, False, HOST, os.getpid(), started,
+                  time.time(), error=reason or f"{type(exc).__name__}: {exc}", traceback=tb)
+
+
+def _prepare_files(preps: tuple[FilePrep, ...]) -> None:
+    for prep in preps:
+        _remove(prep.target)
+        if prep.source is None or not os.path.exists(prep.source):
+            continue
+        if prep.directory:
+            shutil.copytree(prep.source, prep.target, symlinks=True)
+        else:
+            shutil.copy2(prep.source, prep.target)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def serve(conn: Connection, app_dir: str) -> None:
+    """Main loop of a task process: one assignment at a time until told to stop."""
+    if app_dir and app_dir not in sys.path:
+        sys.path.insert(0, app_dir)
+    functions: dict[str, Callable[..., Any]] = {}
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        assignment: Assignment | None = pickle.loads(data)
+        if assignment is None:
+            return
+        os.environ["OMP_NUM_THREADS"] = str(assignment.cores)
+        try:
+            if assignment.func is not None:
+                functions[assignment.func_key] = cloudpickle.loads(assignment.func)
+            func = functions[assignment.func_key]
+        except Exception as exc:
+            result = _failure(assignment, time.time(), exc,
+                              f"cannot load the task function: {type(exc).__name__}: {exc}")
+        else:
+            result = execute(assignment, func)
+        conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def main(argv: list[str]) -> None:
+    """Entry point of a task process: ``python -m hpcflow.agents.worker FD APP_DIR``."""
+    conn = Connection(int(argv[1]))
+    try:
+        serve(conn, argv[2] if len(argv) > 2 else "")
+    except KeyboardInterrupt:
+        pass

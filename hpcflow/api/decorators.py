@@ -1,0 +1,251 @@
+"""``@task``, ``@constraint``, ``@implement`` and ``@on_failure``.
+
+Decorators record a frozen :class:`TaskSpec` on a :class:`TaskFunction` and hand calls
+to the installed runtime; with no runtime installed the function runs in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hpcflow.api import context
+from hpcflow.errors import UsageError
+from hpcflow.graph.spec import (
+    Constraints,
+    ParamSpec,
+    Policy,
+    TaskSpec,
+    as_direction,
+    make_constraints,
+)
+from hpcflow.runtime.calls import function_bytes
+
+_STASH = "__hpcflow_stash__"  # options given by decorators placed below @task
+_TASK_OPTIONS = ("returns", "priority", "time_out", "on_failure", "retries", "defaults")
+
+
+class TaskFunction:
+    """A decorated task. Calling it submits a task and returns future(s) at once."""
+
+    def __init__(self, func: Callable[..., Any], spec: TaskSpec) -> None:
+        functools.update_wrapper(self, func)
+        self.__wrapped__ = func
+        self.spec = spec
+        self.signature = inspect.signature(func)
+        self.func_key = f"{func.__module__}.{func.__qualname__}#{id(self)}"
+        self._implementations: list[TaskFunction] = []
+        self._bytes: bytes | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        runtime = context.current()
+        if runtime is None:
+            return self.__wrapped__(*args, **kwargs)
+        return runtime.submit(self, args, kwargs)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<hpcflow task {self.spec.name}>"
+
+    def versions(self) -> list[TaskFunction]:
+        """This task first, then the implementations registered with ``@implement``."""
+        return [self, *self._implementations]
+
+    def function_bytes(self) -> bytes:
+        if self._bytes is None:
+            self._bytes = function_bytes(self.__wrapped__, self.spec.name)
+        return self._bytes
+
+    def with_spec(self, **changes: Any) -> TaskFunction:
+        clone = TaskFunction(self.__wrapped__, dataclasses.replace(self.spec, **changes))
+        clone._implementations = self._implementations
+        return clone
+
+    def add_implementation(self, other: TaskFunction) -> None:
+        mine = [p.name for p in self.spec.params]
+        theirs = [p.name for p in other.spec.params]
+        if mine != theirs:
+            raise UsageError(f"implementation {other.spec.name} of {self.spec.name} must take "
+                             f"the same parameters ({', '.join(mine)}), not {', '.join(theirs)}")
+        self._implementations.append(other)
+
+
+def task(func: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Mark a function as a task: ``@task(returns=1, x=INOUT, path=FILE_IN, ...)``."""
+    if func is not None:
+        return _make_task(func, options)
+    return lambda f: _make_task(f, options)
+
+
+def _make_task(func: Callable[..., Any], options: dict[str, Any]) -> TaskFunction:
+    if isinstance(func, TaskFunction) or not callable(func):
+        raise UsageError(f"@task must decorate a plain function, not {func!r}")
+    stash: dict[str, Any] = getattr(func, _STASH, {})
+    name = func.__name__
+    params = _params(func, options, name)
+    spec = TaskSpec(
+        name=name, qualname=f"{func.__module__}.{func.__qualname__}", params=params,
+        n_returns=_count_returns(options.get("returns"), name),
+        priority=bool(options.get("priority", False)),
+        time_out=_time_out(options.get("time_out"), name),
+        policy=Policy.parse(options.get("on_failure", "RETRY"), f"task {name}"),
+        retries=int(options.get("retries", 2)),
+        constraints=stash.get("constraints", Constraints()))
+    spec = _apply_failure(spec, options.get("defaults"), stash.get("on_failure"))
+    result = TaskFunction(func, spec)
+    for target in stash.get("implements", []):
+        _register_implementation(result, *target)
+    return result
+
+
+def _params(func: Callable[..., Any], options: dict[str, Any], name: str) -> tuple[ParamSpec, ...]:
+    signature = inspect.signature(func)
+    names = set(signature.parameters)
+    for key in options:
+        if key not in names and key not in _TASK_OPTIONS:
+            raise UsageError(f"task {name} has no parameter {key!r} (parameters: "
+                             f"{', '.join(signature.parameters) or 'none'})")
+    params = []
+    for pname, p in signature.parameters.items():
+        default = "INOUT" if pname == "self" and "." in func.__qualname__ else "IN"
+        direction = as_direction(options.get(pname, default), f"parameter {pname!r} of {name}")
+        variadic = p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        params.append(ParamSpec(pname, direction, variadic))
+    return tuple(params)
+
+
+def _count_returns(returns: Any, name: str) -> int:
+    if returns is None or returns is False:
+        return 0
+    if isinstance(returns, bool):
+        return 1
+    if isinstance(returns, int):
+        if returns < 0:
+            raise UsageError(f"returns={returns} of task {name} must be >= 0")
+        return returns
+    if isinstance(returns, (tuple, list)):
+        return len(returns)
+    return 1
+
+
+def _time_out(value: Any, name: str) -> float | None:
+    if value in (None, 0):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"time_out={value!r} of task {name} is not a number of seconds") \
+            from None
+    if seconds <= 0:
+        raise UsageError(f"time_out={value!r} of task {name} must be positive")
+    return seconds
+
+
+def _apply_failure(spec: TaskSpec, defaults: Any, stashed: dict[str, Any] | None) -> TaskSpec:
+    if stashed:
+        spec = dataclasses.replace(spec, policy=stashed["policy"])
+        defaults = stashed.get("returns", defaults)
+    if defaults is None:
+        return spec
+    values = tuple(defaults) if spec.n_returns > 1 else (defaults,)
+    return dataclasses.replace(spec, ignore_returns=values)
+
+
+def _stash(func: Any, key: str, value: Any) -> None:
+    stash = dict(getattr(func, _STASH, {}))
+    if key == "implements":
+        stash[key] = [*stash.get(key, []), value]
+    else:
+        stash[key] = value
+    setattr(func, _STASH, stash)
+
+
+def constraint(**constraints: Any) -> Callable[[Any], Any]:
+    """Resources a task needs: ``computing_units``, ``memory_size`` (GB),
+    ``processor_architecture``, ``processor_type``, ``gpus`` (CamelCase also accepted)."""
+
+    def decorate(func: Any) -> Any:
+        name = getattr(func, "__name__", repr(func))
+        parsed = make_constraints(f"task {name}", **constraints)
+        if isinstance(func, TaskFunction):
+            return func.with_spec(constraints=parsed)
+        _stash(func, "constraints", parsed)
+        return func
+
+    return decorate
+
+
+def on_failure(management: str = "RETRY", returns: Any = None, **_: Any) -> Callable[[Any], Any]:
+    """Failure policy: RETRY, CANCEL_SUCCESSORS, FAIL or IGNORE (``returns`` = defaults)."""
+
+    def decorate(func: Any) -> Any:
+        name = getattr(func, "__name__", repr(func))
+        policy = Policy.parse(management, f"task {name}")
+        if isinstance(func, TaskFunction):
+            return func.with_spec(**_failure_changes(func.spec, policy, returns))
+        _stash(func, "on_failure", {"policy": policy, "returns": returns})
+        return func
+
+    return decorate
+
+
+def _failure_changes(spec: TaskSpec, policy: Policy, returns: Any) -> dict[str, Any]:
+    changes: dict[str, Any] = {"policy": policy}
+    if returns is not None:
+        changes["ignore_returns"] = tuple(returns) if spec.n_returns > 1 else (returns,)
+    return changes
+
+
+def implement(source_class: Any = None, method: Any = None) -> Callable[[Any], Any]:
+    """Register the decorated task as another version of ``source_class.method``."""
+
+    def decorate(func: Any) -> Any:
+        if isinstance(func, TaskFunction):
+            _register_implementation(func, source_class, method)
+        else:
+            _stash(func, "implements", (source_class, method))
+        return func
+
+    return decorate
+
+
+def _register_implementation(impl: TaskFunction, source: Any, method: Any) -> None:
+    target = method if isinstance(method, TaskFunction) else _lookup(source, method, impl)
+    if not isinstance(target, TaskFunction):
+        raise UsageError(f"@implement of {impl.spec.name}: {source}.{method} is not a @task")
+    target.add_implementation(impl)
+
+
+def _lookup(source: Any, method: Any, impl: TaskFunction) -> Any:
+    owner = source
+    if isinstance(source, str):
+        owner = sys.modules.get(source) or _main_if_named(source)
+        if owner is None:
+            try:
+                owner = importlib.import_module(source)
+            except ImportError:
+                raise UsageError(f"@implement of {impl.spec.name}: no module {source!r}") \
+                    from None
+    if owner is None:
+        owner = sys.modules.get(impl.__wrapped__.__module__)
+    try:
+        return getattr(owner, str(method))
+    except AttributeError:
+        raise UsageError(f"@implement of {impl.spec.name}: {source}.{method} not found "
+                         f"(define the original task before its implementations)") from None
+
+
+def _main_if_named(name: str) -> Any:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return main if path and Path(path).stem == name.rsplit(".", 1)[-1] else None

@@ -1,0 +1,249 @@
+"""The data-flow task graph: data versions, dependencies, readiness and cancellation.
+
+Pure bookkeeping. Every write creates a new version of a datum, so readers of an older
+version never wait for a later writer (no false WAR/WAW dependencies). Data that lives in
+place (files, directories) is written to a private path and *committed* later; a commit
+waits until the previous version is committed and all its readers are final, so running
+readers never see a newer file under their feet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+
+from hpcflow.graph.spec import Mode
+from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
+
+DataKey = tuple[str, Hashable]
+
+
+@dataclass(eq=False)
+class Version:
+    """One version of one datum."""
+
+    key: DataKey
+    number: int
+    writer: int | None
+    in_place: bool
+    state: VersionState
+    previous: Version | None = None
+    next: Version | None = None
+    readers: set[int] = field(default_factory=set)
+    waiters: list[int] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.key[0]}:{self.key[1]}@v{self.number}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """How one task touches one datum."""
+
+    key: DataKey
+    mode: Mode
+    in_place: bool = False
+
+
+@dataclass(eq=False)
+class TaskNode:
+    """A task as the graph sees it."""
+
+    id: int
+    state: TaskState
+    reads: list[Version]
+    writes: list[Version]
+    missing: int = 0
+
+
+@dataclass
+class Progress:
+    """What an event made possible: tasks now ready, versions to commit, tasks cancelled."""
+
+    ready: list[int] = field(default_factory=list)
+    commits: list[Version] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+
+    def merge(self, other: Progress) -> Progress:
+        self.ready += other.ready
+        self.commits += other.commits
+        self.cancelled += other.cancelled
+        return self
+
+
+class TaskGraph:
+    """Tasks, the versions they read and write, and the edges between them."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[int, TaskNode] = {}
+        self._latest: dict[DataKey, Version] = {}
+
+    # -- building ---------------------------------------------------------------------
+    def latest(self, key: DataKey) -> Version | None:
+        return self._latest.get(key)
+
+    def main_version(self, key: DataKey, in_place: bool = False) -> Version:
+        """A new version written by the main program itself, available at once."""
+        return self._new_version(key, None, in_place, VersionState.AVAILABLE)
+
+    def add_task(self, task_id: int, accesses: Iterable[Access]) -> TaskNode:
+        """Record a task; it is READY at once when every version it reads is available."""
+        accesses = list(accesses)
+        node = TaskNode(task_id, TaskState.PENDING, [], [])
+        for access in accesses:
+            if access.mode.reads:
+                self._add_read(node, access)
+        written: set[DataKey] = set()
+        for access in accesses:
+            if access.mode.writes and access.key not in written:
+                written.add(access.key)
+                node.writes.append(
+                    self._new_version(access.key, task_id, access.in_place, VersionState.PENDING))
+        if node.missing == 0:
+            node.state = TaskState.READY
+        self.tasks[task_id] = node
+        return node
+
+    def _add_read(self, node: TaskNode, access: Access) -> None:
+        version = self._latest.get(access.key)
+        if version is None:
+            version = self.main_version(access.key, access.in_place)
+        if version in node.reads:
+            return
+        node.reads.append(version)
+        version.readers.add(node.id)
+        if version.state is VersionState.CANCELLED:
+            node.missing += 1  # the caller cancels the task right away
+        elif version.state is not VersionState.AVAILABLE:
+            node.missing += 1
+            version.waiters.append(node.id)
+
+    def _new_version(self, key: DataKey, writer: int | None, in_place: bool,
+                     state: VersionState) -> Version:
+        previous = self._latest.get(key)
+        version = Version(key, previous.number + 1 if previous else 0, writer, in_place, state,
+                          previous=previous)
+        if previous is not None:
+            previous.next = version
+        self._latest[key] = version
+        return version
+
+    def forget(self, key: DataKey) -> None:
+        """Stop tracking a datum (delete_object / delete_file); running readers keep theirs."""
+        self._latest.pop(key, None)
+
+    def reads_cancelled_input(self, task_id: int) -> bool:
+        return any(v.state is VersionState.CANCELLED for v in self.tasks[task_id].reads)
+
+    # -- events -----------------------------------------------------------------------
+    def start(self, task_id: int) -> None:
+        self.tasks[task_id].state = TaskState.RUNNING
+
+    def requeue(self, task_id: int) -> None:
+        """A running task goes back to READY (retry, or its node was lost)."""
+        self.tasks[task_id].state = TaskState.READY
+
+    def finish(self, task_id: int, state: TaskState = TaskState.DONE) -> Progress:
+        """The task ended and its outputs exist (DONE, or FAILED under IGNORE)."""
+        node = self.tasks[task_id]
+        node.state = state
+        progress = Progress()
+        for version in node.writes:
+            version.state = VersionState.WRITTEN
+            if self._committable(version):
+                progress.commits.append(version)
+        return progress.merge(self._release_reads(node))
+
+    def commit(self, version: Version) -> Progress:
+        """The runtime has put ``version`` in place: wake its readers."""
+        version.state = VersionState.AVAILABLE
+        progress = Progress()
+        for task_id in version.waiters:
+            node = self.tasks[task_id]
+            node.missing -= 1
+            if node.missing == 0 and node.state is TaskState.PENDING:
+                node.state = TaskState.READY
+                progress.ready.append(task_id)
+        version.waiters.clear()
+        return progress.merge(self._check_next(version))
+
+    def fail(self, task_id: int, cancel_successors: bool = True) -> Progress:
+        """The task failed for good: its outputs will never exist."""
+        return self._end_without_outputs(task_id, TaskState.FAILED, cancel_successors)
+
+    def cancel(self, task_id: int) -> Progress:
+        """Cancel one task (not yet final) and everything that depends on it."""
+        return self._end_without_outputs(task_id, TaskState.CANCELLED, True)
+
+    def cancel_all(self) -> Progress:
+        """Cancel every task that has not started (FAIL policy: stop the application)."""
+        progress = Progress()
+        for task_id, node in list(self.tasks.items()):
+            if node.state in (TaskState.PENDING, TaskState.READY):
+                progress.merge(self.cancel(task_id))
+        return progress
+
+    def _end_without_outputs(self, task_id: int, state: TaskState,
+                             cancel_successors: bool) -> Progress:
+        node = self.tasks[task_id]
+        progress = Progress()
+        if node.state in FINAL_STATES:
+            return progress
+        node.state = state
+        if state is TaskState.CANCELLED:
+            progress.cancelled.append(task_id)
+        for version in node.writes:
+            version.state = VersionState.CANCELLED
+            waiters, version.waiters = version.waiters, []
+            if cancel_successors:
+                for waiter in waiters:
+                    progress.merge(self.cancel(waiter))
+            progress.merge(self._check_next(version))
+        return progress.merge(self._release_reads(node))
+
+    def _release_reads(self, node: TaskNode) -> Progress:
+        progress = Progress()
+        for version in node.reads:
+            version.readers.discard(node.id)
+            if not version.readers:
+                progress.merge(self._check_next(version))
+        return progress
+
+    def _check_next(self, version: Version) -> Progress:
+        progress = Progress()
+        nxt = version.next
+        if nxt is not None and nxt.state is VersionState.WRITTEN and nxt.in_place \
+                and self._committable(nxt):
+            progress.commits.append(nxt)
+        return progress
+
+    def _committable(self, version: Version) -> bool:
+        if not version.in_place:
+            return True
+        previous = version.previous
+        if previous is None:
+            return True
+        if previous.state not in (VersionState.AVAILABLE, VersionState.CANCELLED):
+            return False
+        others = previous.readers - {version.writer}
+        return all(self.tasks[t].state in FINAL_STATES for t in others)
+
+    # -- queries ----------------------------------------------------------------------
+    def counts(self) -> dict[TaskState, int]:
+        result = dict.fromkeys(TaskState, 0)
+        for node in self.tasks.values():
+            result[node.state] += 1
+        return result
+
+    def all_final(self) -> bool:
+        return all(n.state in FINAL_STATES for n in self.tasks.values())
+
+    def accesses_final(self, key: DataKey) -> bool:
+        """No unfinished task reads or writes any version of ``key``."""
+        version = self._latest.get(key)
+        while version is not None:
+            if version.state in (VersionState.PENDING, VersionState.WRITTEN) or version.readers:
+                return False
+            version = version.previous
+        return True

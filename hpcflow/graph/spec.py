@@ -1,0 +1,210 @@
+"""Frozen task specifications: parameter directions, constraints and failure policies.
+
+Everything here is pure data recorded by the decorators and read by the graph, the
+scheduler and the agents.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpcflow.errors import UsageError
+
+
+class Kind(enum.Enum):
+    """What a parameter refers to: an object, a file path, a directory path or a collection."""
+
+    OBJECT = "object"
+    FILE = "file"
+    DIRECTORY = "directory"
+    COLLECTION = "collection"
+
+
+class Mode(enum.Enum):
+    """How a task accesses a parameter."""
+
+    IN = "in"
+    OUT = "out"
+    INOUT = "inout"
+
+    @property
+    def reads(self) -> bool:
+        return self is not Mode.OUT
+
+    @property
+    def writes(self) -> bool:
+        return self is not Mode.IN
+
+
+class Stream(enum.Enum):
+    """A standard stream a FILE parameter is bound to (binary tasks)."""
+
+    STDIN = "stdin"
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+@dataclass(frozen=True)
+class Direction:
+    """A parameter direction such as ``INOUT`` or ``FILE_IN``."""
+
+    name: str
+    kind: Kind
+    mode: Mode
+    stream: Stream | None = None
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _dirs() -> dict[str, Direction]:
+    table: dict[str, Direction] = {}
+    prefixes = {Kind.OBJECT: "", Kind.FILE: "FILE_", Kind.DIRECTORY: "DIRECTORY_",
+                Kind.COLLECTION: "COLLECTION_"}
+    for kind, prefix in prefixes.items():
+        for mode in Mode:
+            name = prefix + mode.name
+            table[name] = Direction(name, kind, mode)
+    table["FILE_IN_STDIN"] = Direction("FILE_IN_STDIN", Kind.FILE, Mode.IN, Stream.STDIN)
+    table["FILE_OUT_STDOUT"] = Direction("FILE_OUT_STDOUT", Kind.FILE, Mode.OUT, Stream.STDOUT)
+    table["FILE_OUT_STDERR"] = Direction("FILE_OUT_STDERR", Kind.FILE, Mode.OUT, Stream.STDERR)
+    table["FILE_INOUT_STDOUT"] = Direction(
+        "FILE_INOUT_STDOUT", Kind.FILE, Mode.INOUT, Stream.STDOUT)
+    table["FILE_INOUT_STDERR"] = Direction(
+        "FILE_INOUT_STDERR", Kind.FILE, Mode.INOUT, Stream.STDERR)
+    return table
+
+
+DIRECTIONS: Mapping[str, Direction] = _dirs()
+
+
+def as_direction(value: object, where: str) -> Direction:
+    """Accept a Direction or its name; anything else is a one-line UsageError."""
+    if isinstance(value, Direction):
+        return value
+    if isinstance(value, str) and value.upper() in DIRECTIONS:
+        return DIRECTIONS[value.upper()]
+    if isinstance(value, Mapping):
+        kind = value.get("Type", value.get("type"))
+        return as_direction(kind, where)
+    valid = ", ".join(sorted(DIRECTIONS))
+    raise UsageError(f"unknown direction {value!r} for {where}; valid: {valid}")
+
+
+class Policy(enum.Enum):
+    """What to do when a task fails (as in PyCOMPSs ``on_failure``)."""
+
+    RETRY = "RETRY"
+    CANCEL_SUCCESSORS = "CANCEL_SUCCESSORS"
+    FAIL = "FAIL"
+    IGNORE = "IGNORE"
+
+    @classmethod
+    def parse(cls, value: object, where: str) -> Policy:
+        if isinstance(value, Policy):
+            return value
+        if isinstance(value, str) and value.upper() in cls.__members__:
+            return cls[value.upper()]
+        valid = ", ".join(cls.__members__)
+        raise UsageError(f"unknown on_failure {value!r} for {where}; valid: {valid}")
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Resources a task needs on one node (PyCOMPSs ``@constraint``)."""
+
+    computing_units: int = 1
+    memory_size: float = 0.0
+    processor_architecture: str | None = None
+    processor_type: str | None = None
+    processor_performance: str | None = None
+    gpus: int = 0
+
+    def describe(self) -> str:
+        parts = [f"computing_units={self.computing_units}"]
+        if self.memory_size:
+            parts.append(f"memory_size={self.memory_size:g}GB")
+        for name in ("processor_architecture", "processor_type", "gpus"):
+            value = getattr(self, name)
+            if value:
+                parts.append(f"{name}={value}")
+        return ", ".join(parts)
+
+
+CONSTRAINT_ALIASES: Mapping[str, str] = {
+    "computing_units": "computing_units",
+    "computingunits": "computing_units",
+    "memory_size": "memory_size",
+    "memorysize": "memory_size",
+    "processor_architecture": "processor_architecture",
+    "processorarchitecture": "processor_architecture",
+    "processor_type": "processor_type",
+    "processortype": "processor_type",
+    "processor_performance": "processor_performance",
+    "processorperformance": "processor_performance",
+    "gpus": "gpus",
+}
+
+
+def make_constraints(where: str, **kwargs: Any) -> Constraints:
+    """Build Constraints from snake_case or the seed's CamelCase keywords."""
+    values: dict[str, Any] = {}
+    valid = sorted(set(CONSTRAINT_ALIASES.values()))
+    for key, raw in kwargs.items():
+        name = CONSTRAINT_ALIASES.get(key.lower())
+        if name is None:
+            raise UsageError(
+                f"unknown constraint {key!r} for {where}; valid: {', '.join(valid)}")
+        values[name] = _coerce_constraint(name, raw, where)
+    return Constraints(**values)
+
+
+def _coerce_constraint(name: str, raw: Any, where: str) -> Any:
+    try:
+        if name in ("computing_units", "gpus"):
+            value = int(raw)
+            if value < (1 if name == "computing_units" else 0):
+                raise ValueError
+            return value
+        if name == "memory_size":
+            value = float(raw)
+            if value < 0:
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        raise UsageError(f"invalid constraint {name}={raw!r} for {where}") from None
+    return str(raw)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter of a task function."""
+
+    name: str
+    direction: Direction
+    variadic: bool = False  # *args or **kwargs
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything the runtime needs to know about a task function, fixed at decoration."""
+
+    name: str
+    qualname: str
+    params: tuple[ParamSpec, ...]
+    n_returns: int = 0
+    priority: bool = False
+    time_out: float | None = None
+    policy: Policy = Policy.RETRY
+    retries: int = 2
+    ignore_returns: tuple[Any, ...] = ()
+    constraints: Constraints = field(default_factory=Constraints)
+
+    def param(self, name: str) -> ParamSpec | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None

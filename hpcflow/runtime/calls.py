@@ -1,0 +1,207 @@
+"""Turn one task call into a plan: pickled arguments, data accesses, file outputs.
+
+Runs in the caller's thread, before the master lock is taken, so arguments are
+snapshotted at call time (as in PyCOMPSs). Futures and objects the runtime already
+tracks are pickled as persistent references, wherever they sit inside the arguments;
+they become the task's dependencies.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+from hpcflow.agents.protocol import FilePrep
+from hpcflow.agents.worker import ImportedFunction
+from hpcflow.errors import UsageError
+from hpcflow.graph.graph import Access, DataKey
+from hpcflow.graph.spec import Kind, Mode, TaskSpec
+from hpcflow.runtime.futures import Future
+
+IMMUTABLE = (int, float, complex, str, bytes, bool, tuple, frozenset, type(None))
+
+
+@dataclass
+class FileOutput:
+    """A FILE_/DIRECTORY_ OUT or INOUT parameter: written privately, committed later."""
+
+    key: DataKey
+    path: str
+    temp: str
+    directory: bool
+
+
+@dataclass
+class CallPlan:
+    """Everything the master needs to register and later dispatch one call."""
+
+    call: bytes
+    refs: list[DataKey]
+    accesses: list[Access]
+    write_back: tuple[int, ...]
+    initial: dict[DataKey, bytes]
+    files: list[FileOutput] = field(default_factory=list)
+    preps: tuple[FilePrep, ...] = ()
+
+
+class Tracker:
+    """Mutable objects whose versions the runtime manages, by identity."""
+
+    def __init__(self) -> None:
+        self._objects: dict[int, Any] = {}
+
+    def key_of(self, obj: Any) -> DataKey | None:
+        if isinstance(obj, Future):
+            return obj.key
+        if self._objects.get(id(obj)) is obj:
+            return ("obj", id(obj))
+        return None
+
+    def track(self, obj: Any) -> DataKey:
+        self._objects[id(obj)] = obj
+        return ("obj", id(obj))
+
+    def forget(self, obj: Any) -> DataKey | None:
+        key = self.key_of(obj)
+        if key is not None and key[0] == "obj":
+            del self._objects[id(obj)]
+        return key
+
+
+class _RefPickler(cloudpickle.Pickler):
+    def __init__(self, buffer: io.BytesIO, builder: _Builder) -> None:
+        super().__init__(buffer)
+        self._builder = builder
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, IMMUTABLE[:5]):
+            return None
+        key = self._builder.tracker.key_of(obj)
+        return None if key is None else self._builder.ref(key, Mode.IN)
+
+
+class _Builder:
+    def __init__(self, spec: TaskSpec, tracker: Tracker, task_id: int) -> None:
+        self.spec = spec
+        self.tracker = tracker
+        self.task_id = task_id
+        self.refs: list[DataKey] = []
+        self.index: dict[DataKey, int] = {}
+        self.modes: dict[DataKey, Mode] = {}
+        self.initial: dict[DataKey, bytes] = {}
+        self.files: list[FileOutput] = []
+        self.file_modes: dict[DataKey, Mode] = {}
+        self.preps: list[FilePrep] = []
+
+    def ref(self, key: DataKey, mode: Mode) -> int:
+        if key not in self.modes:
+            self.index[key] = len(self.refs)
+            self.refs.append(key)
+            self.modes[key] = mode
+        elif mode.writes:
+            self.modes[key] = Mode.INOUT
+        return self.index[key]
+
+    def written_object(self, value: Any, where: str) -> None:
+        key = self.tracker.key_of(value)
+        if key is None:
+            if isinstance(value, IMMUTABLE):
+                raise UsageError(
+                    f"{where} is {type(value).__name__}, which is immutable: a task cannot "
+                    f"change it in place; return the new value instead (returns=...)")
+            self.initial[("obj", id(value))] = _dumps(value, where)
+            key = self.tracker.track(value)
+        self.ref(key, Mode.INOUT)
+
+    def written_collection(self, value: Any, where: str) -> None:
+        if not isinstance(value, list):
+            raise UsageError(f"{where} must be a list, not {type(value).__name__}")
+        for index, item in enumerate(value):
+            if isinstance(item, list):
+                self.written_collection(item, f"{where}[{index}]")
+            elif isinstance(item, Future) or not isinstance(item, IMMUTABLE):
+                self.written_object(item, f"{where}[{index}]")
+
+    def path_param(self, value: Any, kind: Kind, mode: Mode, where: str) -> str:
+        if not isinstance(value, (str, os.PathLike)):
+            raise UsageError(f"{where} must be a path, not {type(value).__name__}")
+        path = os.path.abspath(os.fspath(value))
+        key: DataKey = ("file", path)
+        self.file_modes[key] = Mode.INOUT if key in self.file_modes else mode
+        if not mode.writes:
+            return os.fspath(value)
+        head, tail = os.path.split(path)
+        temp = os.path.join(head, f".{tail}.hpcflow-{self.task_id}.part")
+        directory = kind is Kind.DIRECTORY
+        self.files.append(FileOutput(key, path, temp, directory))
+        self.preps.append(FilePrep(temp, path if mode.reads else None, directory))
+        return temp
+
+
+def build_call(spec: TaskSpec, signature: inspect.Signature, tracker: Tracker, task_id: int,
+               args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> CallPlan:
+    """Bind the arguments, register the accesses they imply and pickle the call."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise UsageError(f"bad call to task {spec.name}: {exc}") from None
+    bound.apply_defaults()
+    builder = _Builder(spec, tracker, task_id)
+    for param in spec.params:
+        if param.name in bound.arguments and not param.variadic:
+            bound.arguments[param.name] = _declare(builder, param.name, param.direction,
+                                                   bound.arguments[param.name], spec.name)
+    call = _pickle_call(builder, bound.args, bound.kwargs, spec.name)
+    accesses = [Access(k, builder.modes[k]) for k in builder.refs]
+    accesses += [Access(k, m, in_place=True) for k, m in builder.file_modes.items()]
+    write_back = tuple(i for i, k in enumerate(builder.refs) if builder.modes[k].writes)
+    return CallPlan(call, builder.refs, accesses, write_back, builder.initial, builder.files,
+                    tuple(builder.preps))
+
+
+def _declare(builder: _Builder, name: str, direction: Any, value: Any, task: str) -> Any:
+    where = f"parameter {name!r} of task {task}"
+    kind, mode = direction.kind, direction.mode
+    if kind in (Kind.FILE, Kind.DIRECTORY):
+        return builder.path_param(value, kind, mode, where)
+    if mode.writes and kind is Kind.COLLECTION:
+        builder.written_collection(value, where)
+    elif mode.writes:
+        builder.written_object(value, where)
+    return value
+
+
+def _pickle_call(builder: _Builder, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 task: str) -> bytes:
+    buffer = io.BytesIO()
+    try:
+        _RefPickler(buffer, builder).dump((args, kwargs))
+    except Exception as exc:
+        raise UsageError(f"an argument of task {task} cannot be serialized: "
+                         f"{type(exc).__name__}: {exc}") from None
+    return buffer.getvalue()
+
+
+def _dumps(value: Any, where: str) -> bytes:
+    try:
+        return cloudpickle.dumps(value)
+    except Exception as exc:
+        raise UsageError(f"{where} cannot be serialized: {type(exc).__name__}: {exc}") from None
+
+
+def function_bytes(func: Callable[..., Any], name: str) -> bytes:
+    """Pickle a task function: by reference when its module can be imported on the
+    workers, by value when it lives in ``__main__`` or a closure."""
+    module, qualname = getattr(func, "__module__", None), getattr(func, "__qualname__", "")
+    if module and module != "__main__" and "<locals>" not in qualname:
+        return cloudpickle.dumps(ImportedFunction(module, qualname))
+    try:
+        return cloudpickle.dumps(func)
+    except Exception as exc:
+        raise UsageError(f"task function {name} cannot be serialized: {exc}") from None

@@ -1,0 +1,44 @@
+"""Committing file and directory outputs in place: atomic renames, never half-written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+
+def commit_output(temp: str, path: str, directory: bool) -> None:
+    """Move a task's private output ``temp`` to ``path`` in one step."""
+    if not directory:
+        os.replace(temp, path)
+        return
+    trash = None
+    if os.path.lexists(path):
+        trash = f"{temp}.old"
+        os.replace(path, trash)
+    os.replace(temp, path)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def commit_empty(temp: str, path: str, directory: bool) -> None:
+    """IGNORE policy: the output exists but is empty; the private copy is discarded."""
+    discard(temp)
+    if directory:
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, exist_ok=True)
+    else:
+        with open(path, "wb"):
+            pass
+
+
+def discard(temp: str) -> None:
+    """Remove a private output left by a failed or cancelled attempt."""
+    if os.path.isdir(temp) and not os.path.islink(temp):
+        shutil.rmtree(temp, ignore_errors=True)
+    elif os.path.lexists(temp):
+        os.unlink(temp)
+
+
+def output_missing(temp: str, directory: bool) -> bool:
+    """Did the task fail to produce its declared output?"""
+    return not (os.path.isdir(temp) if directory else os.path.lexists(temp))

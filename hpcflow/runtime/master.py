@@ -1,0 +1,453 @@
+"""The master: wires the graph, the scheduler and the agents; futures and failures.
+
+One lock guards the state. The caller's thread submits and waits; agent threads report
+results. Each event updates the graph, places newly ready tasks and dispatches them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import os
+import pickle
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import cloudpickle
+
+from hpcflow.agents.protocol import Assignment, Result
+from hpcflow.errors import HpcflowError, TaskFailed, UsageError
+from hpcflow.graph.graph import Access, DataKey, Progress, TaskGraph, Version
+from hpcflow.graph.spec import Constraints, Mode, Policy, TaskSpec
+from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
+from hpcflow.runtime import files
+from hpcflow.runtime.calls import CallPlan, Tracker, build_call
+from hpcflow.runtime.futures import Future
+from hpcflow.runtime.report import FunctionStats
+from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible, place
+from hpcflow.scheduler.resources import NodeLedger, NodeResources
+
+
+class Definition(Protocol):
+    """What the master needs of a decorated task function."""
+
+    spec: TaskSpec
+    signature: inspect.Signature
+    func_key: str
+
+    def versions(self) -> list[Definition]: ...
+
+    def function_bytes(self) -> bytes: ...
+
+
+class Agent(Protocol):
+    """A node's executor, as the master sees it."""
+
+    resources: NodeResources
+
+    def dispatch(self, assignment: Assignment) -> None: ...
+
+    def kill(self, task_id: int, reason: str) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+@dataclass(eq=False)
+class TaskRecord:
+    """The master's view of one task call."""
+
+    id: int
+    definition: Definition
+    plan: CallPlan
+    outputs: list[DataKey]
+    group: str | None
+    submitted: float
+    attempt: int = 0
+    node: str | None = None
+    version: int = 0
+    started: float = 0.0
+    ended: float = 0.0
+    failure: TaskFailed | None = None
+    ignored: bool = False
+    result: Result | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.definition.spec.name} #{self.id}"
+
+    def constraints(self) -> Constraints:
+        return self.definition.versions()[self.version].spec.constraints
+
+
+@dataclass
+class _Group:
+    name: str
+    tasks: list[int] = field(default_factory=list)
+    failure: TaskFailed | None = None
+
+
+class Master:
+    """Owns the task graph and drives the agents."""
+
+    def __init__(self, app_dir: str = "") -> None:
+        self.app_dir = app_dir
+        self.graph = TaskGraph()
+        self.tracker = Tracker()
+        self.records: dict[int, TaskRecord] = {}
+        self.stats: dict[str, FunctionStats] = {}
+        self.fatal: TaskFailed | None = None
+        self.started = time.time()
+        self._cond = threading.Condition(threading.RLock())
+        self._store: dict[Version, bytes] = {}
+        self._agents: dict[str, Agent] = {}
+        self._ledgers: dict[str, NodeLedger] = {}
+        self._sent: dict[str, set[str]] = {}
+        self._ready_hi: dict[int, None] = {}
+        self._ready: dict[int, None] = {}
+        self._groups: list[_Group] = []
+        self._ids = itertools.count(1)
+        self._submit_lock = threading.Lock()
+
+    # -- agents ---------------------------------------------------------------------
+    def add_agent(self, agent: Agent) -> None:
+        """Make a node's agent available to the scheduler."""
+        with self._cond:
+            name = agent.resources.name
+            self._agents[name] = agent
+            self._ledgers[name] = NodeLedger(agent.resources)
+            self._sent[name] = set()
+            self._schedule()
+
+    def nodes(self) -> list[NodeResources]:
+        with self._cond:
+            return [lg.node for lg in self._ledgers.values() if lg.alive]
+
+    # -- submission -----------------------------------------------------------------
+    def submit(self, definition: Definition, args: tuple[Any, ...],
+               kwargs: Mapping[str, Any]) -> Any:
+        """Register one call; return its future(s) at once."""
+        spec = definition.spec
+        with self._submit_lock:
+            self._check_usable(definition)
+            task_id = next(self._ids)
+            plan = build_call(spec, definition.signature, self.tracker, task_id, args, kwargs)
+            futures = [Future(spec.name) for _ in range(spec.n_returns)]
+            with self._cond:
+                self._register(definition, task_id, plan, [f.key for f in futures])
+        if spec.n_returns == 0:
+            return None
+        return futures[0] if spec.n_returns == 1 else tuple(futures)
+
+    def _check_usable(self, definition: Definition) -> None:
+        if self.fatal is not None:
+            raise self.fatal
+        versions = [d.spec.constraints for d in definition.versions()]
+        nodes = self.nodes()
+        if nodes and not feasible(versions, nodes):
+            raise UsageError(f"task {definition.spec.name} "
+                             f"{explain_infeasible(versions, nodes)}")
+
+    def _register(self, definition: Definition, task_id: int, plan: CallPlan,
+                  outputs: list[DataKey]) -> None:
+        for key, blob in plan.initial.items():
+            if self.graph.latest(key) is None:
+                self._store[self.graph.main_version(key)] = blob
+        accesses = plan.accesses + [Access(k, Mode.OUT) for k in outputs]
+        node = self.graph.add_task(task_id, accesses)
+        group = self._groups[-1] if self._groups else None
+        record = TaskRecord(task_id, definition, plan, outputs, group.name if group else None,
+                            time.time())
+        self.records[task_id] = record
+        if group is not None:
+            group.tasks.append(task_id)
+        if self.graph.reads_cancelled_input(task_id):
+            self._advance(self.graph.cancel(task_id))
+        elif node.state is TaskState.READY:
+            self._enqueue(task_id)
+            self._schedule()
+
+    # -- scheduling -----------------------------------------------------------------
+    def _enqueue(self, task_id: int) -> None:
+        if self.records[task_id].definition.spec.priority:
+            self._ready_hi[task_id] = None
+        else:
+            self._ready[task_id] = None
+
+    def _candidates(self) -> Iterator[Candidate]:
+        for queue in (self._ready_hi, self._ready):
+            for task_id in list(queue):
+                versions = self.records[task_id].definition.versions()
+                yield Candidate(task_id, tuple(v.spec.constraints for v in versions))
+
+    def _schedule(self) -> None:
+        if not self._ledgers or self.fatal is not None:
+            return
+        for placement in place(self._candidates(), self._ledgers):
+            self._ready_hi.pop(placement.task_id, None)
+            self._ready.pop(placement.task_id, None)
+            self._dispatch(self.records[placement.task_id], placement.node, placement.version)
+
+    def _dispatch(self, record: TaskRecord, node: str, version: int) -> None:
+        record.attempt += 1
+        record.node, record.version = node, version
+        record.started = time.time()
+        definition = record.definition.versions()[version]
+        spec = definition.spec
+        sent = self._sent[node]
+        func = None if definition.func_key in sent else definition.function_bytes()
+        sent.add(definition.func_key)
+        reads = {v.key: v for v in self.graph.tasks[record.id].reads}
+        assignment = Assignment(
+            task_id=record.id, attempt=record.attempt, name=record.label,
+            func_key=definition.func_key, func=func, call=record.plan.call,
+            refs=tuple(self._store[reads[k]] for k in record.plan.refs),
+            write_back=record.plan.write_back, n_returns=spec.n_returns,
+            time_out=spec.time_out, cores=spec.constraints.computing_units,
+            files=record.plan.preps, app_dir=self.app_dir)
+        self.graph.start(record.id)
+        self._agents[node].dispatch(assignment)
+
+    # -- results ----------------------------------------------------------------------
+    def on_result(self, result: Result) -> None:
+        """An agent reports the outcome of one attempt (any thread)."""
+        with self._cond:
+            record = self.records.get(result.task_id)
+            if record is None or record.attempt != result.attempt:
+                return
+            if self.graph.tasks[record.id].state is not TaskState.RUNNING:
+                return
+            self._ledgers[record.node].release(record.id, record.constraints())
+            record.ended, record.result = time.time(), result
+            if result.ok:
+                missing = self._missing_output(record)
+                if missing is None:
+                    self._succeed(record, result)
+                else:
+                    self._fail(record, TaskFailed(record.label, missing, result.host,
+                                                  result.pid))
+            else:
+                self._fail(record, TaskFailed(record.label, result.error, result.host,
+                                              result.pid, result.traceback))
+            self._schedule()
+            self._cond.notify_all()
+
+    def _missing_output(self, record: TaskRecord) -> str | None:
+        for out in record.plan.files:
+            if files.output_missing(out.temp, out.directory):
+                return f"it did not create its output {out.path}"
+        return None
+
+    def _succeed(self, record: TaskRecord, result: Result) -> None:
+        writes = {v.key: v for v in self.graph.tasks[record.id].writes}
+        for key, blob in zip(record.outputs, result.values, strict=False):
+            self._store[writes[key]] = blob
+        for index, blob in zip(record.plan.write_back, result.writes, strict=False):
+            self._store[writes[record.plan.refs[index]]] = blob
+        self._count(record, failed=False)
+        self._advance(self.graph.finish(record.id))
+
+    def _fail(self, record: TaskRecord, error: TaskFailed) -> None:
+        spec = record.definition.spec
+        for out in record.plan.files:
+            files.discard(out.temp)
+        if spec.policy is Policy.RETRY and record.attempt <= spec.retries and not self.fatal:
+            self.graph.requeue(record.id)
+            self._enqueue(record.id)
+            return
+        record.failure = error
+        self._count(record, failed=True)
+        group = self._group_of(record)
+        if spec.policy is Policy.IGNORE:
+            self._ignore(record)
+        elif group is not None:
+            self._fail_group(group, record, error)
+        elif spec.policy is Policy.CANCEL_SUCCESSORS:
+            self._advance(self.graph.fail(record.id), cause=error)
+        else:
+            self._stop_application(record, error)
+
+    def _ignore(self, record: TaskRecord) -> None:
+        record.ignored = True
+        spec = record.definition.spec
+        node = self.graph.tasks[record.id]
+        writes = {v.key: v for v in node.writes}
+        defaults = list(spec.ignore_returns) + [None] * spec.n_returns
+        for key, value in zip(record.outputs, defaults, strict=False):
+            self._store[writes[key]] = cloudpickle.dumps(value)
+        for v in node.writes:
+            if v.key[0] != "file" and v not in self._store and v.previous in self._store:
+                self._store[v] = self._store[v.previous]
+        self._advance(self.graph.finish(record.id, TaskState.FAILED))
+
+    def _stop_application(self, record: TaskRecord, error: TaskFailed) -> None:
+        self.fatal = error
+        progress = self.graph.fail(record.id).merge(self.graph.cancel_all())
+        for other in self.records.values():
+            if self.graph.tasks[other.id].state is TaskState.RUNNING:
+                progress.merge(self._kill(other, "the application is stopping"))
+        self._advance(progress, cause=error)
+
+    def _kill(self, record: TaskRecord, reason: str) -> Progress:
+        self._ledgers[record.node].release(record.id, record.constraints())
+        self._agents[record.node].kill(record.id, reason)
+        for out in record.plan.files:
+            files.discard(out.temp)
+        return self.graph.cancel(record.id)
+
+    def _count(self, record: TaskRecord, failed: bool) -> None:
+        stats = self.stats.setdefault(record.definition.spec.name, FunctionStats())
+        stats.add(max(0.0, record.ended - record.started), failed)
+
+    # -- progress of the graph ---------------------------------------------------------
+    def _advance(self, progress: Progress, cause: TaskFailed | None = None) -> None:
+        todo = [progress]
+        while todo:
+            step = todo.pop()
+            for version in step.commits:
+                self._commit(version)
+                todo.append(self.graph.commit(version))
+            for task_id in step.ready:
+                self._enqueue(task_id)
+            for task_id in step.cancelled:
+                self._cancelled(task_id, cause)
+        self._cond.notify_all()
+
+    def _commit(self, version: Version) -> None:
+        if version.key[0] != "file" or version.writer is None:
+            return
+        record = self.records[version.writer]
+        for out in record.plan.files:
+            if out.key == version.key:
+                commit = files.commit_empty if record.ignored else files.commit_output
+                try:
+                    commit(out.temp, out.path, out.directory)
+                except OSError as exc:
+                    raise HpcflowError(f"cannot put {out.path} in place: {exc}") from None
+
+    def _cancelled(self, task_id: int, cause: TaskFailed | None) -> None:
+        self._ready_hi.pop(task_id, None)
+        self._ready.pop(task_id, None)
+        record = self.records[task_id]
+        why = f"{cause.task} failed: {cause.reason}" if cause else "it was cancelled"
+        if record.failure is None:
+            record.failure = TaskFailed(record.label, f"cancelled because {why}",
+                                        cancelled=True)
+        self.stats.setdefault(record.definition.spec.name, FunctionStats()).cancelled += 1
+
+    # -- groups -----------------------------------------------------------------------
+    def open_group(self, name: str) -> None:
+        with self._cond:
+            self._groups.append(_Group(name))
+
+    def close_group(self, name: str, wait: bool = True) -> None:
+        """Leave the group; wait for its tasks; raise its first failure."""
+        with self._cond:
+            group = self._groups.pop()
+            while wait and not all(self.graph.tasks[t].state in FINAL_STATES
+                                   for t in group.tasks):
+                self._cond.wait()
+        if group.failure is not None:
+            raise group.failure
+
+    def _group_of(self, record: TaskRecord) -> _Group | None:
+        for group in self._groups:
+            if group.name == record.group and record.id in group.tasks:
+                return group
+        return None
+
+    def _fail_group(self, group: _Group, record: TaskRecord, error: TaskFailed) -> None:
+        group.failure = group.failure or error
+        progress = self.graph.fail(record.id)
+        for task_id in group.tasks:
+            other = self.records[task_id]
+            state = self.graph.tasks[task_id].state
+            if state is TaskState.RUNNING:
+                progress.merge(self._kill(other, f"group {group.name} failed"))
+            elif state not in FINAL_STATES:
+                progress.merge(self.graph.cancel(task_id))
+        self._advance(progress, cause=error)
+
+    # -- synchronisation --------------------------------------------------------------
+    def wait_value(self, key: DataKey) -> Any:
+        """Block until the latest version of ``key`` exists; return its value."""
+        with self._cond:
+            version = self.graph.latest(key)
+            if version is None:
+                raise UsageError("this object was deleted (delete_object) or is unknown")
+            blob = self._wait_version(version)
+        return pickle.loads(blob) if blob is not None else None
+
+    def _wait_version(self, version: Version) -> bytes | None:
+        while version.state in (VersionState.PENDING, VersionState.WRITTEN):
+            if self.fatal is not None:
+                raise self.fatal
+            self._cond.wait()
+        if version.state is VersionState.CANCELLED:
+            failure = self.records[version.writer].failure if version.writer else None
+            raise failure or TaskFailed("?", "its producer failed")
+        return self._store.get(version)
+
+    def wait_object(self, obj: Any) -> Any:
+        """The latest value of a tracked object; the object is no longer tracked after."""
+        key = self.tracker.key_of(obj)
+        if key is None:
+            return obj
+        value = self.wait_value(key)
+        if key[0] == "obj":
+            with self._cond:
+                self.tracker.forget(obj)
+                self.graph.forget(key)
+        return value
+
+    def wait_file(self, path: str | os.PathLike[str], writing: bool = False) -> str:
+        """Block until the last writer of ``path`` committed it (and, when ``writing``,
+        until nothing reads it any more)."""
+        key: DataKey = ("file", os.path.abspath(os.fspath(path)))
+        with self._cond:
+            version = self.graph.latest(key)
+            if version is not None:
+                self._wait_version(version)
+            while writing and not self.graph.accesses_final(key):
+                self._cond.wait()
+            if writing:
+                self.graph.main_version(key, in_place=True)
+        return os.fspath(path)
+
+    def forget_file(self, path: str | os.PathLike[str]) -> None:
+        self.wait_file(path, writing=True)
+        with self._cond:
+            self.graph.forget(("file", os.path.abspath(os.fspath(path))))
+
+    def forget_object(self, obj: Any) -> None:
+        with self._cond:
+            key = self.tracker.forget(obj)
+            if key is not None:
+                self.graph.forget(key)
+
+    def barrier(self) -> None:
+        """Wait until every submitted task is final; raise if the application failed."""
+        with self._cond:
+            while not self.graph.all_final() and self.fatal is None:
+                self._cond.wait()
+            if self.fatal is not None:
+                raise self.fatal
+
+    def settle(self) -> None:
+        """Wait until every task is final, even after a fatal failure (used at exit)."""
+        with self._cond:
+            while not self.graph.all_final():
+                self._cond.wait(timeout=0.5)
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            c = self.graph.counts()
+        return {"done": c[TaskState.DONE], "running": c[TaskState.RUNNING],
+                "pending": c[TaskState.PENDING] + c[TaskState.READY],
+                "failed": c[TaskState.FAILED] + c[TaskState.CANCELLED]}
+
+    def shutdown(self) -> None:
+        for agent in list(self._agents.values()):
+            agent.shutdown()

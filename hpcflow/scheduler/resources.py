@@ -1,0 +1,83 @@
+"""Node resources and the ledger of what is free on each node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hpcflow.graph.spec import Constraints
+
+
+@dataclass(frozen=True)
+class NodeResources:
+    """What one node (one agent) offers."""
+
+    name: str
+    cores: int
+    memory_gb: float
+    architecture: str = ""
+    processor_type: str = ""
+    gpus: int = 0
+    slots: int = 0  # task processes it runs at once; 0 means one per core
+
+    @property
+    def task_slots(self) -> int:
+        return self.slots or self.cores
+
+    def satisfies(self, c: Constraints) -> bool:
+        """Could a task with constraints ``c`` ever run on this node (when idle)?"""
+        return (c.computing_units <= self.cores and c.memory_size <= self.memory_gb
+                and c.gpus <= self.gpus and _matches(c.processor_architecture, self.architecture)
+                and _matches(c.processor_type, self.processor_type))
+
+
+def _matches(wanted: str | None, have: str) -> bool:
+    return not wanted or wanted.lower() in have.lower()
+
+
+@dataclass
+class NodeLedger:
+    """Free resources of one node; the scheduler reserves and releases on it."""
+
+    node: NodeResources
+    free_cores: int = -1
+    free_memory_gb: float = -1.0
+    free_gpus: int = -1
+    free_slots: int = -1
+    alive: bool = True
+    running: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.free_cores < 0:
+            self.free_cores = self.node.cores
+        if self.free_memory_gb < 0:
+            self.free_memory_gb = self.node.memory_gb
+        if self.free_gpus < 0:
+            self.free_gpus = self.node.gpus
+        if self.free_slots < 0:
+            self.free_slots = self.node.task_slots
+
+    @property
+    def has_room(self) -> bool:
+        return self.alive and self.free_slots > 0 and self.free_cores > 0
+
+    def fits(self, c: Constraints) -> bool:
+        return (self.alive and self.free_slots > 0 and c.computing_units <= self.free_cores
+                and c.memory_size <= self.free_memory_gb + 1e-9 and c.gpus <= self.free_gpus
+                and _matches(c.processor_architecture, self.node.architecture)
+                and _matches(c.processor_type, self.node.processor_type))
+
+    def reserve(self, task_id: int, c: Constraints) -> None:
+        self.free_cores -= c.computing_units
+        self.free_memory_gb -= c.memory_size
+        self.free_gpus -= c.gpus
+        self.free_slots -= 1
+        self.running.add(task_id)
+
+    def release(self, task_id: int, c: Constraints) -> None:
+        if task_id not in self.running:
+            return
+        self.running.discard(task_id)
+        self.free_cores += c.computing_units
+        self.free_memory_gb += c.memory_size
+        self.free_gpus += c.gpus
+        self.free_slots += 1
