@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any
 
 from hpcflow.agents import worker
 from hpcflow.agents.protocol import Assignment, Result
+
 
 @dataclass(eq=False)
 class _Proc:
@@ -73,6 +73,8 @@ class WorkerPool:
                 self._functions[assignment.func_key] = assignment.func
             self._queue.append(assignment)
             self._drain()
+        if assignment.time_out:
+            self._wake()  # the watcher must wait no longer than this deadline
 
     def kill(self, task_id: int, reason: str) -> None:
         """Kill the process running ``task_id``; its result reports ``reason``."""

@@ -25,16 +25,19 @@ HOST = socket.gethostname()
 class ImportedFunction:
     """A task function named by module and qualified name, imported where it runs."""
 
-    def __init__(self, module: str, qualname: str) -> None:
+    def __init__(self, module: str, qualname: str, root: str = "") -> None:
         self.module = module
         self.qualname = qualname
+        self.root = root  # the sys.path entry the module was imported from
         self._func: Callable[..., Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"module": self.module, "qualname": self.qualname, "_func": None}
+        return {**self.__dict__, "_func": None}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._func is None:
+            if self.root and self.root not in sys.path:
+                sys.path.append(self.root)
             obj: Any = importlib.import_module(self.module)
             for part in self.qualname.split("."):
                 obj = getattr(obj, part)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hpcflow.api import context
 from hpcflow.errors import UsageError
 from hpcflow.graph.spec import (
     Constraints,
@@ -25,6 +24,7 @@ from hpcflow.graph.spec import (
     as_direction,
     make_constraints,
 )
+from hpcflow.runtime import context
 from hpcflow.runtime.calls import function_bytes
 
 _STASH = "__hpcflow_stash__"  # options given by decorators placed below @task

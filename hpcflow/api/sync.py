@@ -6,7 +6,7 @@ import os
 import shutil
 from typing import IO, Any
 
-from hpcflow.api import context
+from hpcflow.runtime import context
 from hpcflow.runtime.futures import Future
 
 _WRITE_MODES = set("wax+")
@@ -76,7 +76,7 @@ def open_file(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> I
     runtime = context.current()
     if runtime is not None:
         runtime.wait_file(path, writing=bool(_WRITE_MODES & set(mode)))
-    return open(path, mode, **kwargs)  # noqa: SIM115 - the caller owns the file
+    return open(path, mode, **kwargs)
 
 
 def barrier(no_more_tasks: bool = False) -> None:

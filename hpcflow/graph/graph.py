@@ -31,6 +31,7 @@ class Version:
     next: Version | None = None
     readers: set[int] = field(default_factory=set)
     waiters: list[int] = field(default_factory=list)
+    committing: bool = False  # handed to the runtime to commit
 
     @property
     def label(self) -> str:
@@ -151,9 +152,13 @@ class TaskGraph:
         progress = Progress()
         for version in node.writes:
             version.state = VersionState.WRITTEN
-            if self._committable(version):
-                progress.commits.append(version)
+            self._offer_commit(version, progress)
         return progress.merge(self._release_reads(node))
+
+    def _offer_commit(self, version: Version, progress: Progress) -> None:
+        if not version.committing and self._committable(version):
+            version.committing = True
+            progress.commits.append(version)
 
     def commit(self, version: Version) -> Progress:
         """The runtime has put ``version`` in place: wake its readers."""
@@ -213,9 +218,8 @@ class TaskGraph:
     def _check_next(self, version: Version) -> Progress:
         progress = Progress()
         nxt = version.next
-        if nxt is not None and nxt.state is VersionState.WRITTEN and nxt.in_place \
-                and self._committable(nxt):
-            progress.commits.append(nxt)
+        if nxt is not None and nxt.state is VersionState.WRITTEN and nxt.in_place:
+            self._offer_commit(nxt, progress)
         return progress
 
     def _committable(self, version: Version) -> bool:

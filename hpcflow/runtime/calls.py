@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import io
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,7 @@ class Tracker:
     def key_of(self, obj: Any) -> DataKey | None:
         if isinstance(obj, Future):
             return obj.key
-        if self._objects.get(id(obj)) is obj:
+        if id(obj) in self._objects and self._objects[id(obj)] is obj:
             return ("obj", id(obj))
         return None
 
@@ -80,7 +81,7 @@ class _RefPickler(cloudpickle.Pickler):
         self._builder = builder
 
     def persistent_id(self, obj: Any) -> Any:
-        if isinstance(obj, IMMUTABLE[:5]):
+        if obj is None or isinstance(obj, IMMUTABLE[:5]):
             return None
         key = self._builder.tracker.key_of(obj)
         return None if key is None else self._builder.ref(key, Mode.IN)
@@ -123,7 +124,7 @@ class _Builder:
         if not isinstance(value, list):
             raise UsageError(f"{where} must be a list, not {type(value).__name__}")
         for index, item in enumerate(value):
-            if isinstance(item, list):
+            if isinstance(item, list) and not all(isinstance(x, IMMUTABLE) for x in item):
                 self.written_collection(item, f"{where}[{index}]")
             elif isinstance(item, Future) or not isinstance(item, IMMUTABLE):
                 self.written_object(item, f"{where}[{index}]")
@@ -200,8 +201,21 @@ def function_bytes(func: Callable[..., Any], name: str) -> bytes:
     workers, by value when it lives in ``__main__`` or a closure."""
     module, qualname = getattr(func, "__module__", None), getattr(func, "__qualname__", "")
     if module and module != "__main__" and "<locals>" not in qualname:
-        return cloudpickle.dumps(ImportedFunction(module, qualname))
+        return cloudpickle.dumps(ImportedFunction(module, qualname, _import_root(module)))
     try:
         return cloudpickle.dumps(func)
     except Exception as exc:
         raise UsageError(f"task function {name} cannot be serialized: {exc}") from None
+
+
+def _import_root(module: str) -> str:
+    """The directory that must be on sys.path to import ``module`` as it was here."""
+    mod = sys.modules.get(module)
+    path = getattr(mod, "__file__", None)
+    if not path:
+        return ""
+    depth = module.count(".") + (2 if os.path.basename(path) == "__init__.py" else 1)
+    root = os.path.abspath(path)
+    for _ in range(depth):
+        root = os.path.dirname(root)
+    return root

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hpcflow.api import context
+from hpcflow.runtime import context
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
 from hpcflow.runtime.session import Session, local_session
 

@@ -12,6 +12,7 @@ import os
 import pickle
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -56,6 +57,14 @@ class Agent(Protocol):
 
 
 @dataclass(eq=False)
+class _Group:
+    name: str
+    tasks: list[int] = field(default_factory=list)
+    failure: TaskFailed | None = None
+    closed: bool = False
+
+
+@dataclass(eq=False)
 class TaskRecord:
     """The master's view of one task call."""
 
@@ -63,7 +72,7 @@ class TaskRecord:
     definition: Definition
     plan: CallPlan
     outputs: list[DataKey]
-    group: str | None
+    group: _Group | None
     submitted: float
     attempt: int = 0
     node: str | None = None
@@ -80,13 +89,6 @@ class TaskRecord:
 
     def constraints(self) -> Constraints:
         return self.definition.versions()[self.version].spec.constraints
-
-
-@dataclass
-class _Group:
-    name: str
-    tasks: list[int] = field(default_factory=list)
-    failure: TaskFailed | None = None
 
 
 class Master:
@@ -136,7 +138,12 @@ class Master:
             plan = build_call(spec, definition.signature, self.tracker, task_id, args, kwargs)
             futures = [Future(spec.name) for _ in range(spec.n_returns)]
             with self._cond:
-                self._register(definition, task_id, plan, [f.key for f in futures])
+                try:
+                    self._register(definition, task_id, plan, [f.key for f in futures])
+                except Exception as exc:
+                    self._abort(TaskFailed("hpcflow runtime", f"{type(exc).__name__}: {exc}",
+                                           traceback="".join(traceback.format_exception(exc))))
+                    raise
         if spec.n_returns == 0:
             return None
         return futures[0] if spec.n_returns == 1 else tuple(futures)
@@ -158,8 +165,7 @@ class Master:
         accesses = plan.accesses + [Access(k, Mode.OUT) for k in outputs]
         node = self.graph.add_task(task_id, accesses)
         group = self._groups[-1] if self._groups else None
-        record = TaskRecord(task_id, definition, plan, outputs, group.name if group else None,
-                            time.time())
+        record = TaskRecord(task_id, definition, plan, outputs, group, time.time())
         self.records[task_id] = record
         if group is not None:
             group.tasks.append(task_id)
@@ -213,6 +219,14 @@ class Master:
     # -- results ----------------------------------------------------------------------
     def on_result(self, result: Result) -> None:
         """An agent reports the outcome of one attempt (any thread)."""
+        try:
+            self._on_result(result)
+        except Exception as exc:  # a bug or an I/O error of ours: stop, never hang
+            with self._cond:
+                self._abort(TaskFailed("hpcflow runtime", f"{type(exc).__name__}: {exc}",
+                                       traceback="".join(traceback.format_exception(exc))))
+
+    def _on_result(self, result: Result) -> None:
         with self._cond:
             record = self.records.get(result.task_id)
             if record is None or record.attempt != result.attempt:
@@ -283,8 +297,13 @@ class Master:
         self._advance(self.graph.finish(record.id, TaskState.FAILED))
 
     def _stop_application(self, record: TaskRecord, error: TaskFailed) -> None:
-        self.fatal = error
-        progress = self.graph.fail(record.id).merge(self.graph.cancel_all())
+        self._advance(self.graph.fail(record.id), cause=error)
+        self._abort(error)
+
+    def _abort(self, error: TaskFailed) -> None:
+        """Stop the application: cancel what has not started, kill what runs."""
+        self.fatal = self.fatal or error
+        progress = self.graph.cancel_all()
         for other in self.records.values():
             if self.graph.tasks[other.id].state is TaskState.RUNNING:
                 progress.merge(self._kill(other, "the application is stopping"))
@@ -349,14 +368,13 @@ class Master:
             while wait and not all(self.graph.tasks[t].state in FINAL_STATES
                                    for t in group.tasks):
                 self._cond.wait()
+            group.closed = True
         if group.failure is not None:
             raise group.failure
 
     def _group_of(self, record: TaskRecord) -> _Group | None:
-        for group in self._groups:
-            if group.name == record.group and record.id in group.tasks:
-                return group
-        return None
+        group = record.group
+        return group if group is not None and not group.closed else None
 
     def _fail_group(self, group: _Group, record: TaskRecord, error: TaskFailed) -> None:
         group.failure = group.failure or error

@@ -1,0 +1,5 @@
+def helper():
+    raise ValueError("the app itself is wrong")
+
+
+helper()

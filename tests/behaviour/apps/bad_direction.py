@@ -1,0 +1,6 @@
+from hpcflow import task
+
+
+@task(x="SIDEWAYS")
+def f(x):
+    return x

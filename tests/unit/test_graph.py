@@ -1,0 +1,77 @@
+"""The pure task graph: versions, readiness, commits in place, cancellation."""
+
+from hpcflow.graph.graph import Access, TaskGraph
+from hpcflow.graph.spec import Mode
+from hpcflow.graph.states import TaskState, VersionState
+
+OBJ = ("obj", 1)
+FILE = ("file", "/data/x")
+
+
+def test_reader_waits_for_writer_and_wakes_on_commit():
+    g = TaskGraph()
+    g.add_task(1, [Access(OBJ, Mode.INOUT)])
+    reader = g.add_task(2, [Access(OBJ, Mode.IN)])
+    assert reader.state is TaskState.PENDING
+    progress = g.finish(1)
+    assert [v.number for v in progress.commits] == [1]
+    assert g.commit(progress.commits[0]).ready == [2]
+
+
+def test_writer_of_v2_does_not_wait_for_reader_of_v1():
+    g = TaskGraph()
+    g.add_task(1, [Access(OBJ, Mode.IN)])
+    writer = g.add_task(2, [Access(OBJ, Mode.INOUT)])
+    assert writer.state is TaskState.READY  # no false WAR dependency
+
+
+def test_in_place_commit_waits_for_readers_of_previous_version():
+    g = TaskGraph()
+    g.add_task(1, [Access(FILE, Mode.IN, in_place=True)])
+    g.add_task(2, [Access(FILE, Mode.OUT, in_place=True)])
+    assert g.tasks[2].state is TaskState.READY
+    g.start(1)
+    g.start(2)
+    assert g.finish(2).commits == []  # reader 1 still running
+    released = g.finish(1)
+    assert [v.number for v in released.commits] == [1]
+
+
+def test_commits_are_offered_once():
+    g = TaskGraph()
+    g.add_task(1, [Access(FILE, Mode.OUT, in_place=True)])
+    g.add_task(2, [Access(FILE, Mode.INOUT, in_place=True)])
+    g.commit(g.finish(1).commits[0])
+    progress = g.finish(2)
+    assert len(progress.commits) == 1
+
+
+def test_failure_cancels_successors_transitively():
+    g = TaskGraph()
+    g.add_task(1, [Access(("fut", 1), Mode.OUT)])
+    g.add_task(2, [Access(("fut", 1), Mode.IN), Access(("fut", 2), Mode.OUT)])
+    g.add_task(3, [Access(("fut", 2), Mode.IN)])
+    g.add_task(4, [Access(("fut", 9), Mode.OUT)])
+    progress = g.fail(1)
+    assert sorted(progress.cancelled) == [2, 3]
+    assert g.tasks[4].state is TaskState.READY
+    assert g.latest(("fut", 2)).state is VersionState.CANCELLED
+
+
+def test_cancel_all_leaves_running_tasks():
+    g = TaskGraph()
+    g.add_task(1, [])
+    g.add_task(2, [])
+    g.start(1)
+    assert g.cancel_all().cancelled == [2]
+    assert g.tasks[1].state is TaskState.RUNNING
+
+
+def test_accesses_final_and_forget():
+    g = TaskGraph()
+    g.add_task(1, [Access(FILE, Mode.IN, in_place=True)])
+    assert not g.accesses_final(FILE)
+    g.finish(1)
+    assert g.accesses_final(FILE)
+    g.forget(FILE)
+    assert g.latest(FILE) is None
