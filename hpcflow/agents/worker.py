@@ -95,7 +95,10 @@ def _split_returns(value: Any, n: int, name: str) -> tuple[Any, ...]:
 
 def _failure(assignment: Assignment, started: float, exc: BaseException,
              reason: str | None = None) -> Result:
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    tb_obj = exc.__traceback__
+    while tb_obj is not None and tb_obj.tb_frame.f_code.co_filename == __file__:
+        tb_obj = tb_obj.tb_next  # hide our own frames: the user's code comes first
+    tb = "".join(traceback.format_exception(type(exc), exc, tb_obj or exc.__traceback__))
     return Result(assignment.task_id, assignment.attempt, False, HOST, os.getpid(), started,
                   time.time(), error=reason or f"{type(exc).__name__}: {exc}", traceback=tb)
 
@@ -141,7 +144,10 @@ def serve(conn: Connection, app_dir: str) -> None:
                               f"cannot load the task function: {type(exc).__name__}: {exc}")
         else:
             result = execute(assignment, func)
-        conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            return  # the agent is gone; nobody wants the result
 
 
 def main(argv: list[str]) -> None:

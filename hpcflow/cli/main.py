@@ -33,9 +33,69 @@ def main() -> None:
 @click.option("--cpus", type=click.IntRange(min=1), help="Cores offered to tasks.")
 @click.option("--memory", type=click.FloatRange(min=0.0), help="Memory offered, in GB.")
 @click.option("--quiet", is_flag=True, help="No progress line and no summary.")
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Write the run's records (records.jsonl, status.json) here.")
+@click.option("--site", help="Site config (name or .toml path) for srun inside an allocation.")
 def run(app: str, args: tuple[str, ...], workers: int | None, cpus: int | None,
-        memory: float | None, quiet: bool) -> None:
-    """Run APP (a Python script) with its tasks in parallel: APP [-- ARGS]."""
-    from hpcflow.runtime.launch import LocalOptions, run_local
+        memory: float | None, quiet: bool, run_dir: str | None, site: str | None) -> None:
+    """Run APP (a Python script) with its tasks in parallel: APP [-- ARGS].
 
-    sys.exit(run_local(app, list(args), LocalOptions(workers, cpus, memory, quiet)))
+    Inside a multi-node Slurm allocation the tasks run across its nodes."""
+    from hpcflow.runtime.launch import RunOptions
+    from hpcflow.runtime.launch import run as run_app
+
+    options = RunOptions(workers, cpus, memory, quiet, run_dir, site)
+    sys.exit(run_app(app, list(args), options))
+
+
+@main.command()
+@click.argument("app")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--nodes", "-N", type=int, required=True, help="Nodes (one hpcflow agent each).")
+@click.option("--time", help="Time limit, HH:MM:SS or D-HH:MM:SS (default: the site's).")
+@click.option("--partition", help="Slurm partition (default: the site's, else Slurm's).")
+@click.option("--account", help="Slurm account to charge.")
+@click.option("--qos", help="Slurm quality of service.")
+@click.option("--cpus-per-node", type=int, help="CPUs per node (default: the site's).")
+@click.option("--mem-per-node", help="Memory per node, e.g. 4000M or 250G.")
+@click.option("--site", help="Site name (site-configs/NAME.toml); default: generic or yours.")
+@click.option("--site-config", metavar="FILE", help="Site configuration file (TOML).")
+@click.option("--job-name", help="Slurm job name (default: hpcflow-<app name>).")
+@click.option("--output", metavar="DIR", help="Put the run directory under DIR "
+              "(default: ./hpcflow-runs).")
+@click.option("--dry-run", is_flag=True, help="Print the batch script; submit nothing.")
+@click.option("--wait", is_flag=True, help="Follow the job and exit with the app's status.")
+@click.option("--elastic", metavar="MIN:MAX", help="Node range the runtime may scale in.")
+def submit(app: str, args: tuple[str, ...], **options: object) -> None:
+    """Submit APP as a Slurm batch job: APP --nodes N [OPTIONS] [-- ARGS]."""
+    from hpcflow.runtime.submit import SubmitRequest, submit_app
+
+    sys.exit(submit_app(SubmitRequest(app=app, args=args, **options)))  # type: ignore[arg-type]
+
+
+@main.command()
+@click.argument("job_id", metavar="[JOBID]", required=False)
+def status(job_id: str | None) -> None:
+    """Your hpcflow jobs in the queue, or the state of job JOBID."""
+    from hpcflow.runtime.submit import show_status
+
+    sys.exit(show_status(job_id))
+
+
+@main.command()
+@click.argument("job_id", metavar="JOBID")
+def cancel(job_id: str) -> None:
+    """Cancel job JOBID (scancel)."""
+    from hpcflow.runtime.submit import cancel_job
+
+    sys.exit(cancel_job(job_id))
+
+
+@main.command()
+@click.argument("job_id", metavar="JOBID")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+def logs(job_id: str, follow: bool) -> None:
+    """Print the output of job JOBID (its slurm-JOBID.out and .err)."""
+    from hpcflow.runtime.submit import show_logs
+
+    sys.exit(show_logs(job_id, follow))

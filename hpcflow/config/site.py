@@ -9,7 +9,8 @@ already-loaded layers and is pure; :func:`load_toml`, :func:`find_site` and
 In each layer, scalar keys and ``modules`` replace the lower layers' values,
 while the tables ``env`` and ``sbatch_extra`` are merged key by key.  An empty
 string unsets an optional text key (``partition = ""`` → Slurm's default).  A
-user file may also hold ``[sites.NAME]`` tables, applied only to site NAME.
+user file may also hold ``[sites.NAME]`` tables, applied only to site NAME, and
+``default_site = "NAME"``, the site used when a command names none.
 """
 
 from __future__ import annotations
@@ -285,10 +286,15 @@ def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _user_layers(user: Mapping[str, Any] | None, source: str) -> tuple[dict[str, Any], Any]:
-    """Split a user file into its top-level settings and its ``[sites.NAME]`` tables."""
+    """Split a user file into its top-level settings and its ``[sites.NAME]`` tables.
+
+    ``default_site`` (see :func:`user_default_site`) is checked and left out.
+    """
     if user is None:
         return {}, {}
     top = dict(user)
+    if "default_site" in top:
+        _site_name(top.pop("default_site"), f"{source}: default_site")
     sites = top.pop("sites", {})
     if not isinstance(sites, dict) or not all(isinstance(t, dict) for t in sites.values()):
         raise ConfigError(f"{source}: sites must hold tables like [sites.NAME]")
@@ -399,20 +405,37 @@ def default_site_dirs(env: Mapping[str, str]) -> list[Path]:
     return dirs
 
 
+def user_default_site(env: Mapping[str, str]) -> str | None:
+    """The ``default_site`` named in the user file (``default_site = "NAME"``), or None.
+
+    None when the file does not exist or does not name one; ConfigError if it is invalid.
+    """
+    path = user_config_path(env)
+    if not path.is_file():
+        return None
+    value = load_toml(path).get("default_site")
+    return None if value is None else _site_name(value, f"{path}: default_site")
+
+
 def load_site_config(
     site: str | None,
     cli: Mapping[str, Any],
     *,
     env: Mapping[str, str],
     search_dirs: Iterable[str | os.PathLike[str]] | None = None,
+    site_file: str | os.PathLike[str] | None = None,
 ) -> SiteConfig:
     """Find and read the site file (none if ``site`` is None) and the user file, then resolve.
 
-    The user file is read only if it exists; ``env`` supplies HOME and friends.
+    ``site_file`` names a site TOML file directly (``--site-config FILE``), instead
+    of ``site``.  The user file is read only if it exists; ``env`` supplies HOME and friends.
     """
+    if site is not None and site_file is not None:
+        raise UsageError("give a site name or a site config file, not both")
     site_layer, site_source = None, "site config"
-    if site is not None:
-        path = find_site(site, default_site_dirs(env) if search_dirs is None else search_dirs)
+    if site is not None or site_file is not None:
+        dirs = default_site_dirs(env) if search_dirs is None else search_dirs
+        path = Path(site_file) if site_file is not None else find_site(str(site), dirs)
         site_layer, site_source = load_toml(path), str(path)
         site_layer.setdefault("name", path.stem)
     user_path = user_config_path(env)

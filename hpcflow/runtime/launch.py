@@ -1,44 +1,116 @@
-"""``hpcflow run``: run an app on the local runtime and report how it went."""
+"""``hpcflow run``: run an app locally, or across the Slurm allocation it finds itself in."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hpcflow.config.site import load_site_config
 from hpcflow.runtime import context
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
+from hpcflow.runtime.records import write_records
 from hpcflow.runtime.session import Session, local_session
+from hpcflow.slurm.allocation import Allocation
+from hpcflow.slurm.srun import agents_step_argv
 
 
 @dataclass(frozen=True)
-class LocalOptions:
-    """Sizes of the local runtime (None = detect) and output settings."""
+class RunOptions:
+    """Sizes of the local runtime (None = detect), output settings, site for srun."""
 
     workers: int | None = None
     cpus: int | None = None
     memory_gb: float | None = None
     quiet: bool = False
+    run_dir: str | None = None
+    site: str | None = None
 
 
-def run_local(app: str, args: Sequence[str], options: LocalOptions) -> int:
-    """Run ``app`` with a local pool of task processes; return the exit status."""
+LocalOptions = RunOptions
+
+
+def run(app: str, args: Sequence[str], options: RunOptions,
+        env: Mapping[str, str] | None = None) -> int:
+    """Run ``app``: distributed inside a multi-node Slurm step or allocation, else local."""
+    env = os.environ if env is None else env
     path = check_app(app)
+    allocation = Allocation.from_env(env)
+    tasks = _step_tasks(env)
+    if allocation is not None and allocation.in_step and tasks > 1:
+        return run_rank(path, args, options, tasks)
+    if allocation is not None and not allocation.in_step and allocation.nnodes > 1:
+        return relaunch(path, args, options, allocation, env)
+    return run_local(path, args, options)
+
+
+def _step_tasks(env: Mapping[str, str]) -> int:
+    value = env.get("SLURM_STEP_NUM_TASKS") or env.get("SLURM_NTASKS") or "1"
+    return int(value) if value.isdigit() else 1
+
+
+def run_local(path: str, args: Sequence[str], options: RunOptions) -> int:
+    """Run the app with a pool of task processes on this machine."""
     session = local_session(os.path.dirname(path), options.workers, options.cpus,
-                            options.memory_gb, progress=not options.quiet and sys.stderr.isatty())
-    return finish(session, path, args, options.quiet)
+                            options.memory_gb, progress=_progress(options))
+    return finish(session, path, args, options)
 
 
-def finish(session: Session, path: str, args: Sequence[str], quiet: bool) -> int:
-    """Run the app under ``session``, close it, print the summary; the exit status."""
+def run_rank(path: str, args: Sequence[str], options: RunOptions, tasks: int) -> int:
+    """One rank of the agents step: rank 0 runs the master and the app, others serve."""
+    from hpcflow.agents.mpi import serve_agent
+    from hpcflow.runtime.distributed import check_world, distributed_session, mpi_world
+
+    comm = mpi_world()
+    check_world(comm, tasks)
+    app_dir = os.path.dirname(path)
+    if comm.Get_rank() != 0:
+        _exit_now(serve_agent(comm, app_dir))
+    session = distributed_session(comm, app_dir, progress=_progress(options))
+    _exit_now(finish(session, path, args, options))
+    return 1  # not reached
+
+
+def _exit_now(status: int) -> None:
+    """Leave without MPI_Finalize: it waits for every rank, and a lost one never comes."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def relaunch(path: str, args: Sequence[str], options: RunOptions, allocation: Allocation,
+             env: Mapping[str, str]) -> int:
+    """In a batch script: start one rank per node of the allocation with srun."""
+    site = load_site_config(options.site, {}, env=env)
+    rerun = ["-m", "hpcflow", "run", *_option_args(options), path, "--", *args]
+    argv = agents_step_argv(allocation.nnodes, site.srun_mpi, sys.executable, rerun)
+    return subprocess.run(argv, check=False).returncode
+
+
+def _option_args(options: RunOptions) -> list[str]:
+    argv = ["--quiet"] if options.quiet else []
+    if options.run_dir:
+        argv += ["--run-dir", options.run_dir]
+    return argv
+
+
+def _progress(options: RunOptions) -> bool:
+    return not options.quiet and sys.stderr.isatty()
+
+
+def finish(session: Session, path: str, args: Sequence[str], options: RunOptions) -> int:
+    """Run the app under ``session``, close it, record and report; the exit status."""
     with context.installed(session.master):
         outcome = run_app(path, args)
     session.close()
     fatal = session.master.fatal
     if outcome.status == 0 and fatal is not None:
         outcome = AppOutcome(1, str(fatal), fatal.remote_traceback)
-    if not quiet:
+    if options.run_dir:
+        write_records(options.run_dir, session.master, outcome.status, outcome.message)
+    if not options.quiet:
         sys.stderr.write(session.summary() + "\n")
     report(outcome)
     return outcome.status

@@ -123,6 +123,24 @@ class Master:
             self._sent[name] = set()
             self._schedule()
 
+    def on_agent_lost(self, name: str, reason: str) -> None:
+        """A node's agent is gone: its running tasks fail over under their policies."""
+        with self._cond:
+            ledger = self._ledgers.get(name)
+            if ledger is None or not ledger.alive:
+                return
+            ledger.alive = False
+            for record in list(self.records.values()):
+                if record.node == name and \
+                        self.graph.tasks[record.id].state is TaskState.RUNNING:
+                    ledger.release(record.id, record.constraints())
+                    self._fail(record, TaskFailed(record.label, f"node {name} was lost: "
+                                                  f"{reason}", host=name))
+            if not any(lg.alive for lg in self._ledgers.values()):
+                self._abort(TaskFailed("hpcflow runtime", "every node was lost"))
+            self._schedule()
+            self._cond.notify_all()
+
     def nodes(self) -> list[NodeResources]:
         with self._cond:
             return [lg.node for lg in self._ledgers.values() if lg.alive]
@@ -170,7 +188,7 @@ class Master:
         if group is not None:
             group.tasks.append(task_id)
         if self.graph.reads_cancelled_input(task_id):
-            self._advance(self.graph.cancel(task_id))
+            self._advance(self.graph.cancel(task_id), cause=self._failure_behind(task_id))
         elif node.state is TaskState.READY:
             self._enqueue(task_id)
             self._schedule()
@@ -300,6 +318,11 @@ class Master:
         self._advance(self.graph.fail(record.id), cause=error)
         self._abort(error)
 
+    def abort(self, reason: str) -> None:
+        """Stop the application from outside (e.g. the transport failed)."""
+        with self._cond:
+            self._abort(TaskFailed("hpcflow runtime", reason))
+
     def _abort(self, error: TaskFailed) -> None:
         """Stop the application: cancel what has not started, kill what runs."""
         self.fatal = self.fatal or error
@@ -350,11 +373,27 @@ class Master:
         self._ready_hi.pop(task_id, None)
         self._ready.pop(task_id, None)
         record = self.records[task_id]
-        why = f"{cause.task} failed: {cause.reason}" if cause else "it was cancelled"
+        if cause is None:
+            why = "it was cancelled"
+        elif cause.cancelled:
+            why = cause.reason.removeprefix("cancelled because ")
+        else:
+            why = f"{cause.task} failed: {cause.reason}"
         if record.failure is None:
             record.failure = TaskFailed(record.label, f"cancelled because {why}",
                                         cancelled=True)
         self.stats.setdefault(record.definition.spec.name, FunctionStats()).cancelled += 1
+
+    def _failure_behind(self, task_id: int) -> TaskFailed | None:
+        """The failure that cancelled an input of ``task_id``."""
+        for version in self.graph.tasks[task_id].reads:
+            if version.state is VersionState.CANCELLED and version.writer is not None:
+                failure = self.records[version.writer].failure
+                if failure is not None and failure.cancelled:
+                    return TaskFailed(failure.task, failure.reason.removeprefix(
+                        "cancelled because "), cancelled=True)
+                return failure
+        return None
 
     # -- groups -----------------------------------------------------------------------
     def open_group(self, name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from hpcflow.agents.local import LocalAgent, detect_node
@@ -20,6 +21,7 @@ class Session:
         self.master = master
         self._progress = ProgressLine(master.counts, stream) if progress else None
         self._closed = False
+        self.on_close: list[Callable[[], None]] = []
 
     def start(self) -> Session:
         if self._progress is not None:
@@ -37,6 +39,8 @@ class Session:
             if self._progress is not None:
                 self._progress.stop()
             self.master.shutdown()
+            for hook in self.on_close:
+                hook()
 
     def summary(self) -> str:
         return format_summary(self.master.stats, time.time() - self.master.started)

@@ -18,6 +18,7 @@ from hpcflow.slurm import srun
 from hpcflow.slurm.parse import (
     JobInfo,
     expand_nodelist,
+    parse_default_partition,
     parse_hostnames,
     parse_sacct,
     parse_sbatch_parsable,
@@ -161,10 +162,14 @@ class SlurmClient:
         """Number of nodes in ``partition`` (0 if sinfo lists none, e.g. a wrong name)."""
         return len(parse_sinfo_nodes(self._run(srun.sinfo_nodes_argv(partition))))
 
+    def default_partition(self) -> str | None:
+        """The cluster's default partition (``*`` in sinfo), or None when there is none."""
+        return parse_default_partition(self._run(srun.sinfo_partitions_argv()))
+
     def available(self) -> bool:
         """True if Slurm commands are installed and the controller answers."""
         try:
-            self._run(["sinfo", "-h", "-o", "%P"])
+            self._run(srun.sinfo_partitions_argv())
         except SlurmCommandError:
             return False
         return True

@@ -119,6 +119,8 @@ class JobInfo:
     exit_code: int | None = None
     exit_signal: int | None = None
     workdir: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -170,6 +172,15 @@ def parse_sinfo_nodes(out: str) -> list[str]:
         for host in expand_nodelist(line):
             seen.setdefault(host, None)
     return list(seen)
+
+
+def parse_default_partition(out: str) -> str | None:
+    """The default partition from ``sinfo -h -o %P`` (marked ``*``); None if none is."""
+    for line in out.splitlines():
+        name = line.strip()
+        if name.endswith("*") and len(name) > 1:
+            return name[:-1]
+    return None
 
 
 def parse_cpus_per_node(text: str) -> list[int]:
@@ -316,6 +327,8 @@ def job_info_from_scontrol(fields: Mapping[str, str]) -> JobInfo:
         exit_code=code,
         exit_signal=signal,
         workdir=_null(fields.get("WorkDir")),
+        stdout=_null(fields.get("StdOut")),
+        stderr=_null(fields.get("StdErr")),
     )
 
 

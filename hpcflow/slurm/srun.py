@@ -178,6 +178,11 @@ def sinfo_nodes_argv(partition: str) -> list[str]:
     return ["sinfo", "-h", "-N", "-p", _check_text("partition", partition), "-o", "%N"]
 
 
+def sinfo_partitions_argv() -> list[str]:
+    """``sinfo -h -o %P``: one partition per line, the default one marked ``*``."""
+    return ["sinfo", "-h", "-o", "%P"]
+
+
 def sacct_argv(job_id: str) -> list[str]:
     """``sacct -X -n -P -o FIELDS -j ID`` (needs slurmdbd; see parse_sacct)."""
     return ["sacct", "-X", "-n", "-P", "-o", SACCT_FIELDS, "-j", check_job_id(job_id)]
