@@ -169,7 +169,32 @@ def node_cpus(env: dict[str, str] | None = None) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def serve_agent(comm: Any, app_dir: str, lost_after: float = 30.0) -> int:
+def agent_hub(comm: Any, handler: Handler, transport: str) -> Any:
+    """This agent rank's hub: MPI itself, or TCP to the address rank 0 broadcasts."""
+    if transport == "mpi":
+        return Hub(comm, handler)
+    from hpcflow.agents.tcp import TcpHub
+
+    address, authkey = comm.bcast(None, root=MASTER)
+    comm.Barrier()  # the root's bcast only completes while it still drives MPI progress
+    return TcpHub.agent(comm.Get_rank(), handler, address, authkey)
+
+
+def master_hub(comm: Any, handler: Handler, transport: str) -> Any:
+    """Rank 0's hub; for TCP, listen and broadcast the address and a fresh key."""
+    if transport == "mpi":
+        return Hub(comm, handler)
+    from hpcflow.agents.tcp import TcpHub
+
+    authkey = os.urandom(32)
+    hub = TcpHub.master(handler, authkey)
+    comm.bcast((hub.address, authkey), root=MASTER)
+    comm.Barrier()
+    return hub
+
+
+def serve_agent(comm: Any, app_dir: str, transport: str = "tcp",
+                lost_after: float = 30.0) -> int:
     """Run an agent rank until the master says stop (or is silent for ``lost_after``)."""
     stopped = threading.Event()
     last_heard = [time.monotonic()]
@@ -187,10 +212,10 @@ def serve_agent(comm: Any, app_dir: str, lost_after: float = 30.0) -> int:
             pool.submit(payload)
         elif kind == "kill":
             pool.kill(*payload)
-        elif kind == "stop":
+        elif kind in ("stop", "lost"):
             stopped.set()
 
-    hub = Hub(comm, handle)
+    hub = agent_hub(comm, handle, transport)
     hub.every_loop(beater(hub, lambda: [MASTER]))
     hub.on_crash(lambda exc: stopped.set())
     pool.start()

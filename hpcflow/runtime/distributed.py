@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from hpcflow.agents.local import LocalAgent, detect_node
-from hpcflow.agents.mpi import MASTER, Hub, RemoteAgent, beater, node_cpus, node_name
+from hpcflow.agents.mpi import MASTER, RemoteAgent, beater, master_hub, node_cpus, node_name
 from hpcflow.errors import HpcflowError
 from hpcflow.runtime.master import Master
 from hpcflow.runtime.session import Session
@@ -29,7 +29,7 @@ class _Agents:
         self.joined = threading.Event()
         self.byes: set[int] = set()
         self.all_gone = threading.Event()
-        self.hub: Hub | None = None
+        self.hub: Any = None
         if size == 1:
             self.joined.set()
 
@@ -39,6 +39,8 @@ class _Agents:
         self.seen[source] = time.monotonic()
         if kind == "result":
             self.master.on_result(payload)
+        elif kind == "lost":
+            self.lose(source, payload)
         elif kind == "bye":
             self.byes.add(source)
             self._check_gone()
@@ -68,7 +70,7 @@ class _Agents:
                 self.lose(rank, f"agent rank {rank} silent for {now - seen:.1f} s")
 
     def lose(self, rank: int, reason: str) -> None:
-        if rank in self.byes:
+        if rank in self.byes or rank in self.lost:
             return
         self.lost.add(rank)
         self._check_gone()
@@ -80,12 +82,13 @@ class _Agents:
 
 
 def distributed_session(comm: Any, app_dir: str, progress: bool = False,
-                        join_timeout: float = 60.0, lost_after: float = LOST_AFTER) -> Session:
+                        transport: str = "tcp", join_timeout: float = 60.0,
+                        lost_after: float = LOST_AFTER) -> Session:
     """Start the master on rank 0 with an agent for its own node; wait for the others."""
     size = comm.Get_size()
     master = Master(app_dir)
     agents = _Agents(master, size, lost_after)
-    hub = Hub(comm, agents.handle)
+    hub = master_hub(comm, agents.handle, transport)
     agents.hub = hub
     hub.every_loop(beater(hub, agents.live))
     hub.every_loop(agents.watch)

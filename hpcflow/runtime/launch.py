@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hpcflow.config.site import load_site_config
+from hpcflow.errors import UsageError
 from hpcflow.runtime import context
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
 from hpcflow.runtime.records import write_records
@@ -66,9 +67,12 @@ def run_rank(path: str, args: Sequence[str], options: RunOptions, tasks: int) ->
     comm = mpi_world()
     check_world(comm, tasks)
     app_dir = os.path.dirname(path)
+    transport = os.environ.get("HPCFLOW_TRANSPORT", "tcp")
+    if transport not in ("tcp", "mpi"):
+        raise UsageError(f"HPCFLOW_TRANSPORT={transport!r}: use tcp or mpi")
     if comm.Get_rank() != 0:
-        _exit_now(serve_agent(comm, app_dir))
-    session = distributed_session(comm, app_dir, progress=_progress(options))
+        _exit_now(serve_agent(comm, app_dir, transport))
+    session = distributed_session(comm, app_dir, _progress(options), transport)
     _exit_now(finish(session, path, args, options))
     return 1  # not reached
 

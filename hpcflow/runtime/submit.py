@@ -1,21 +1,17 @@
 """``hpcflow submit``, ``status``, ``cancel`` and ``logs``: an app run as one Slurm batch job.
 
-``submit`` resolves the configuration once (built-in < site < user < command line),
-checks every input before anything is created (app, nodes, time limit, elastic
-range, then the partition's size through Slurm), renders the batch script with the
-pure :func:`build_plan`, and only then creates the run directory, writes
-``job.sbatch``, calls sbatch and writes ``job.json``.  A failed sbatch removes
-the run directory again.  The job runs ``python -m hpcflow run --run-dir RUN_DIR
-APP -- ARGS`` in one srun step (one task per node); that runtime writes
-``status.json`` into the run directory, which ``--wait`` turns into our exit status.
-
-Everything outside the process (cwd, clock, environment, Slurm, streams) comes in
-through a :class:`Context`, so tests swap it for fakes.
+``submit`` resolves the configuration once (built-in < site < user < command line), checks
+every input before creating anything (app, nodes, time limit, elastic range, then the
+partition's size via sinfo), renders the script with the pure :func:`build_plan`, and only
+then creates the run directory, writes ``job.sbatch``, runs sbatch (removing the run
+directory again if that fails) and writes ``job.json``.  The job runs ``python -m hpcflow
+run --run-dir RUN_DIR APP -- ARGS`` in one srun step, one task per node; that runtime
+writes ``status.json``, which ``--wait`` turns into our exit status.  The outside world
+(cwd, clock, environment, Slurm, streams) comes in through a :class:`Context`.
 """
 
 from __future__ import annotations
 
-import codecs
 import getpass
 import json
 import os
@@ -23,20 +19,28 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from hpcflow.config.site import SiteConfig, load_site_config, user_default_site
+from hpcflow.config.site import (
+    SiteConfig,
+    default_site_dirs,
+    load_site_config,
+    user_default_site,
+)
 from hpcflow.errors import UsageError
 from hpcflow.runtime.app import check_app
 from hpcflow.slurm.client import SlurmClient
+from hpcflow.slurm.follow import FileTail, follow
 from hpcflow.slurm.parse import JobInfo, JobState
 from hpcflow.slurm.script import SbatchSpec, render_sbatch
 from hpcflow.slurm.srun import agents_step_argv, check_job_id
 
+#: Site used when neither the command line nor the user's config names one.
+DEFAULT_SITE = "generic"
 #: Directory under the cwd holding one run directory per job (unless ``--output``).
 RUNS_DIR = "hpcflow-runs"
 SCRIPT_FILE = "job.sbatch"
@@ -87,7 +91,7 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     poll: float = POLL_SECONDS
     user: str | None = None
-    search_dirs: Sequence[Path] | None = field(default=None)
+    search_dirs: Sequence[Path] | None = None
 
     @classmethod
     def from_process(cls) -> Context:
@@ -116,15 +120,19 @@ class SubmitPlan:
 
 
 def resolve_config(request: SubmitRequest, ctx: Context) -> SiteConfig:
-    """Site settings for ``request``: built-in < site (or user's default site) < user < CLI."""
+    """Site settings: built-in < site (``--site``, ``--site-config``, the user's
+    ``default_site``, else ``generic.toml`` if installed) < user file < CLI flags."""
     if request.site is not None and request.site_config is not None:
         raise UsageError("give --site NAME or --site-config FILE, not both")
     cli = {"partition": request.partition, "account": request.account, "qos": request.qos,
            "cores_per_node": request.cpus_per_node, "mem_per_node": request.mem_per_node}
     if request.site_config is not None:
         return load_site_config(None, cli, env=ctx.env, site_file=ctx.cwd / request.site_config)
+    dirs = default_site_dirs(ctx.env) if ctx.search_dirs is None else ctx.search_dirs
     site = request.site or user_default_site(ctx.env)
-    return load_site_config(site, cli, env=ctx.env, search_dirs=ctx.search_dirs)
+    if site is None and any((Path(d) / f"{DEFAULT_SITE}.toml").is_file() for d in dirs):
+        site = DEFAULT_SITE  # else the built-in defaults, which are named generic too
+    return load_site_config(site, cli, env=ctx.env, search_dirs=dirs)
 
 
 def check_counts(request: SubmitRequest) -> None:
@@ -299,28 +307,6 @@ def _write_private(path: Path, text: str) -> None:
 # --------------------------------------------------------------------------- following
 
 
-class _Tail:
-    """Copies what is appended to a file onto a text stream (UTF-8, bad bytes replaced)."""
-
-    def __init__(self, path: Path, stream: TextIO) -> None:
-        self.path, self.stream, self.offset = path, stream, 0
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def pump(self, final: bool = False) -> None:
-        """Copy the new bytes (and, if ``final``, any incomplete character)."""
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read()
-        except FileNotFoundError:
-            data = b""
-        self.offset += len(data)
-        text = self.decoder.decode(data, final=final)
-        if text:
-            self.stream.write(text)
-            self.stream.flush()
-
-
 def log_paths(run_dir: Path, job_id: str) -> tuple[Path, Path]:
     """The job's stdout and stderr files in its run directory."""
     return run_dir / f"slurm-{job_id}.out", run_dir / f"slurm-{job_id}.err"
@@ -329,15 +315,8 @@ def log_paths(run_dir: Path, job_id: str) -> tuple[Path, Path]:
 def follow_job(ctx: Context, job_id: str, run_dir: Path) -> JobInfo | None:
     """Stream the job's .out/.err to ctx.out/ctx.err until it is final; its last JobInfo."""
     out_path, err_path = log_paths(run_dir, job_id)
-    tails = (_Tail(out_path, ctx.out), _Tail(err_path, ctx.err))
-    while True:
-        info = ctx.client.job_info(job_id)
-        final = info is None or info.is_final
-        for tail in tails:  # after the state query: all output of a final job is drained
-            tail.pump(final=final)
-        if final:
-            return info
-        ctx.sleep(ctx.poll)
+    tails = (FileTail(out_path, ctx.out), FileTail(err_path, ctx.err))
+    return follow(ctx.client, job_id, tails, poll=ctx.poll, sleep=ctx.sleep)
 
 
 def read_status(run_dir: Path) -> dict[str, Any] | None:
@@ -374,22 +353,19 @@ def final_status(job_id: str, info: JobInfo | None,
     is an error naming the state.
     """
     app_status = None if status_doc is None else int(status_doc["exit_status"])
-    if info is None:
-        if app_status is None:
-            return 1, f"error: job {job_id} is no longer known to Slurm and left no status"
-        return app_status, _failed_message(job_id, "ended", app_status)
-    if info.state in _ENDED:
+    if info is None and app_status is None:
+        return 1, f"error: job {job_id} is no longer known to Slurm and left no status"
+    if info is None or info.state in _ENDED:
         status = app_status if app_status is not None else _slurm_status(info)
-        return status, _failed_message(job_id, info.state.value, status)
+        state = info.state.value if info else "ended"
+        return status, f"job {job_id} {state}, exit status {status}" if status else ""
     reason = f" ({info.reason})" if info.reason and info.reason != "None" else ""
     return app_status or 1, f"error: job {job_id} ended {info.state.value}{reason}"
 
 
-def _failed_message(job_id: str, state: str, status: int) -> str:
-    return f"job {job_id} {state}, exit status {status}" if status else ""
-
-
-def _slurm_status(info: JobInfo) -> int:
+def _slurm_status(info: JobInfo | None) -> int:
+    if info is None:
+        return 1
     code, signal = info.exit_code or 0, info.exit_signal or 0
     if code:
         return code
@@ -423,19 +399,15 @@ def status_lines(job_id: str, info: JobInfo | None, run_dir: Path | None,
     state = info.state.value if info else "UNKNOWN (no longer known to Slurm)"
     nodes = ",".join(info.nodes) if info and info.nodes else "-"
     count = info.num_nodes if info and info.num_nodes is not None else "-"
-    if status_doc is not None:
-        code = str(status_doc["exit_status"])
-    elif info is not None and info.is_final:
-        code = str(_slurm_status(info))
-    else:
-        code = "-"
+    code = "-" if info is None or not info.is_final else str(_slurm_status(info))
+    code = str(status_doc["exit_status"]) if status_doc is not None else code
     return [f"job        {job_id}" + (f" ({info.name})" if info and info.name else ""),
             f"state      {state}", f"nodes      {count} ({nodes})",
             f"run dir    {run_dir or '-'}", f"exit code  {code}"]
 
 
 def _list_jobs(ctx: Context) -> int:
-    local = {record["job_id"] for _, record in _local_records(ctx.cwd)}
+    local = {_job_id_in(run_dir) for run_dir in _run_dirs(ctx.cwd)}
     jobs = [job for job in ctx.client.queue(user=ctx.user)
             if job.name.startswith(JOB_NAME_PREFIX) or job.job_id in local]
     if not jobs:
@@ -477,35 +449,30 @@ def show_logs(job_id: str, follow: bool = False, ctx: Context | None = None) -> 
         follow_job(ctx, job_id, run_dir)
         return 0
     for path, stream in zip(log_paths(run_dir, job_id), (ctx.out, ctx.err), strict=True):
-        _Tail(path, stream).pump(final=True)
+        FileTail(path, stream).pump(final=True)
     return 0
 
 
 def find_run_dir(ctx: Context, job_id: str, info: JobInfo | None) -> Path | None:
     """The run directory of ``job_id``: a ``job.json`` naming it under ./hpcflow-runs, or
     next to the job's StdOut file, or under its WorkDir's hpcflow-runs."""
-    for run_dir, record in _local_records(ctx.cwd):
-        if record.get("job_id") == job_id:
-            return run_dir
-    if info is None:
-        return None
-    if info.stdout:
-        candidate = Path(info.stdout).parent
-        if (_read_json(candidate / JOB_FILE) or {}).get("job_id") == job_id:
-            return candidate
-    if info.workdir and Path(info.workdir) != ctx.cwd:
-        for run_dir, record in _local_records(Path(info.workdir)):
-            if record.get("job_id") == job_id:
-                return run_dir
-    return None
+    candidates = _run_dirs(ctx.cwd)
+    if info is not None and info.stdout:
+        candidates.append(Path(info.stdout).parent)
+    if info is not None and info.workdir:
+        candidates += _run_dirs(Path(info.workdir))
+    return next((c for c in candidates if _job_id_in(c) == job_id), None)
 
 
-def _local_records(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """``(run dir, job.json contents)`` for every readable job.json under root/hpcflow-runs."""
-    for path in sorted((root / RUNS_DIR).glob(f"*/{JOB_FILE}")):
-        record = _read_json(path)
-        if record is not None:
-            yield path.parent, record
+def _run_dirs(root: Path) -> list[Path]:
+    """Directories holding a job.json under ``root/hpcflow-runs``."""
+    return [path.parent for path in sorted((root / RUNS_DIR).glob(f"*/{JOB_FILE}"))]
+
+
+def _job_id_in(run_dir: Path) -> str | None:
+    """The job id recorded in ``run_dir/job.json``, if any."""
+    job_id = (_read_json(run_dir / JOB_FILE) or {}).get("job_id")
+    return job_id if isinstance(job_id, str) else None
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
