@@ -104,6 +104,7 @@ class Master:
         self.started = time.time()
         self._cond = threading.Condition(threading.RLock())
         self._store: dict[Version, bytes] = {}
+        self._where: dict[Version, str] = {}  # the node that produced a version
         self._agents: dict[str, Agent] = {}
         self._ledgers: dict[str, NodeLedger] = {}
         self._sent: dict[str, set[str]] = {}
@@ -201,10 +202,21 @@ class Master:
             self._ready[task_id] = None
 
     def _candidates(self) -> Iterator[Candidate]:
+        several = len(self._ledgers) > 1
         for queue in (self._ready_hi, self._ready):
             for task_id in list(queue):
                 versions = self.records[task_id].definition.versions()
-                yield Candidate(task_id, tuple(v.spec.constraints for v in versions))
+                locality = self._locality(task_id) if several else {}
+                yield Candidate(task_id, tuple(v.spec.constraints for v in versions), locality)
+
+    def _locality(self, task_id: int) -> dict[str, int]:
+        """Bytes of the task's inputs per node that produced them."""
+        held: dict[str, int] = {}
+        for version in self.graph.tasks[task_id].reads:
+            node = self._where.get(version)
+            if node is not None:
+                held[node] = held.get(node, 0) + len(self._store.get(version, b""))
+        return held
 
     def _schedule(self) -> None:
         if not self._ledgers or self.fatal is not None:
@@ -278,6 +290,9 @@ class Master:
             self._store[writes[key]] = blob
         for index, blob in zip(record.plan.write_back, result.writes, strict=False):
             self._store[writes[record.plan.refs[index]]] = blob
+        if record.node is not None:
+            for version in writes.values():
+                self._where[version] = record.node
         self._count(record, failed=False)
         self._advance(self.graph.finish(record.id))
 

@@ -136,3 +136,37 @@ def test_sequential_fallback_without_runtime():
     data = []
     assert whole_node(0)[2] in (None, os.environ.get("OMP_NUM_THREADS"))
     del data
+
+
+@task(returns=1)
+def big_blob(size):
+    return b"x" * size
+
+
+@task(returns=1)
+def consume(blob):
+    return len(blob)
+
+
+def test_consumers_run_where_their_inputs_were_produced():
+    from hpcflow.agents.local import LocalAgent
+    from hpcflow.runtime.master import Master
+
+    master = Master(os.path.dirname(__file__))
+    agents = []
+    for name in ("n1", "n2"):
+        agent = LocalAgent(NodeResources(name, cores=2, memory_gb=4.0), master.on_result,
+                           master.app_dir)
+        agent.start()
+        master.add_agent(agent)
+        agents.append(agent)
+    try:
+        with context.installed(master):
+            blobs = [big_blob(1_000_000) for _ in range(4)]
+            wait_on(blobs)
+            sizes = wait_on([consume(b) for b in blobs])
+        assert sizes == [1_000_000] * 4
+        for producer, consumer in zip(range(1, 5), range(5, 9), strict=True):
+            assert master.records[consumer].node == master.records[producer].node
+    finally:
+        master.shutdown()
