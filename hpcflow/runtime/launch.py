@@ -54,8 +54,11 @@ def _step_tasks(env: Mapping[str, str]) -> int:
 
 def run_local(path: str, args: Sequence[str], options: RunOptions) -> int:
     """Run the app with a pool of task processes on this machine."""
-    session = local_session(os.path.dirname(path), options.workers, options.cpus,
-                            options.memory_gb, progress=_progress(options))
+    from hpcflow.agents.mpi import node_cpus
+
+    session = local_session(os.path.dirname(path), options.workers,
+                            options.cpus or node_cpus(), options.memory_gb,
+                            progress=_progress(options))
     return finish(session, path, args, options)
 
 
