@@ -238,3 +238,26 @@ def test_logs_follow_until_the_job_ends(hpcflow: Hpcflow, tmp_path: Path) -> Non
     assert follow.returncode == 0, (follow.stderr, status)
     assert follow.stdout == "tick 0\ntick 1\ntick 2\n", (follow.stderr, status)
     assert "state      COMPLETED\n" in status, (follow.stderr, status)
+
+
+def test_submit_example_on_three_nodes_is_correct_and_uses_every_node(
+        hpcflow: Hpcflow, tmp_path: Path) -> None:
+    """The issue's spine: submit an example with --nodes 3 --wait; check numbers and records."""
+    import numpy as np
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    out = tmp_path / "C.npy"
+    proc = hpcflow("submit", str(examples / "matmul.py"), "--nodes", "3", "--wait", "--",
+                   "4", "32", "--seed", "3", "--out", str(out), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    sys.path.insert(0, str(examples))
+    try:
+        from matmul import make_matrices
+    finally:
+        sys.path.pop(0)
+    a, b = make_matrices(4, 32, 3)
+    assert np.allclose(np.load(out), a @ b)
+    run_dir = Path(re.search(r"^run directory (/.+)$", proc.stderr, re.M).group(1))  # type: ignore[union-attr]
+    rows = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert len(rows) == 64 and {r["state"] for r in rows} == {"done"}
+    assert len({r["node"] for r in rows}) == 3, {r["node"] for r in rows}
