@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
-
 from hpcflow import (
     COLLECTION_IN,
     COLLECTION_INOUT,
@@ -22,16 +20,6 @@ from hpcflow import (
     wait_on,
     wait_on_file,
 )
-from hpcflow.runtime import context
-from hpcflow.runtime.session import local_session
-
-
-@pytest.fixture
-def runtime():
-    session = local_session(os.path.dirname(__file__), workers=2, cpus=2)
-    with context.installed(session.master):
-        yield session.master
-    session.close()
 
 
 @task(returns=1)

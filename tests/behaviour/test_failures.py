@@ -19,16 +19,6 @@ from hpcflow import (
     wait_on,
 )
 from hpcflow.graph.states import TaskState
-from hpcflow.runtime import context
-from hpcflow.runtime.session import local_session
-
-
-@pytest.fixture
-def runtime():
-    session = local_session(os.path.dirname(__file__), workers=2, cpus=2)
-    with context.installed(session.master):
-        yield session.master
-    session.close()
 
 
 def _attempt(marker: str) -> int:
