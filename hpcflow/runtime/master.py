@@ -204,7 +204,7 @@ class Master:
     def _candidates(self) -> Iterator[Candidate]:
         several = len(self._ledgers) > 1
         for queue in (self._ready_hi, self._ready):
-            for task_id in list(queue):
+            for task_id in queue:  # not mutated until place() has returned
                 versions = self.records[task_id].definition.versions()
                 locality = self._locality(task_id) if several else {}
                 yield Candidate(task_id, tuple(v.spec.constraints for v in versions), locality)
@@ -219,9 +219,11 @@ class Master:
         return held
 
     def _schedule(self) -> None:
-        if not self._ledgers or self.fatal is not None:
+        if self.fatal is not None or not (self._ready or self._ready_hi):
             return
-        for placement in place(self._candidates(), self._ledgers):
+        if not any(ledger.has_room for ledger in self._ledgers.values()):
+            return
+        for placement in list(place(self._candidates(), self._ledgers)):
             self._ready_hi.pop(placement.task_id, None)
             self._ready.pop(placement.task_id, None)
             self._dispatch(self.records[placement.task_id], placement.node, placement.version)
