@@ -77,3 +77,32 @@ def test_a_failed_task_reports_the_remote_traceback_and_host():
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("hpcflow: error: task boom #1 failed on ")
     assert " pid " in last
+
+
+def test_progress_line_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    app = tmp_path / "slow.py"
+    app.write_text("import time\nfrom hpcflow import task, wait_on\n"
+                   "@task(returns=1)\ndef nap(x):\n    time.sleep(0.3)\n    return x\n"
+                   "print(sum(wait_on([nap(i) for i in range(8)])))\n")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "hpcflow", "run", "--workers", "2", str(app)],
+                            stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=60)
+    os.close(leader)
+    assert proc.stdout is not None and proc.stdout.read() == b"28\n"
+    text = seen.decode(errors="replace")
+    assert "[hpcflow] done" in text and "running" in text and "pending" in text
+    assert "hpcflow summary" in text
