@@ -10,6 +10,7 @@ from typing import Any
 from hpcflow.agents.local import LocalAgent, detect_node
 from hpcflow.agents.mpi import MASTER, RemoteAgent, beater, master_hub, node_cpus, node_name
 from hpcflow.errors import HpcflowError
+from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.master import Master
 from hpcflow.runtime.session import Session
 
@@ -83,10 +84,10 @@ class _Agents:
 
 def distributed_session(comm: Any, app_dir: str, progress: bool = False,
                         transport: str = "tcp", join_timeout: float = 60.0,
-                        lost_after: float = LOST_AFTER) -> Session:
+                        lost_after: float = LOST_AFTER, events: EventLog | None = None) -> Session:
     """Start the master on rank 0 with an agent for its own node; wait for the others."""
     size = comm.Get_size()
-    master = Master(app_dir)
+    master = Master(app_dir, events)
     agents = _Agents(master, size, lost_after)
     hub = master_hub(comm, agents.handle, transport)
     agents.hub = hub

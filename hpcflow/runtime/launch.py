@@ -12,6 +12,7 @@ from hpcflow.config.site import load_site_config
 from hpcflow.errors import UsageError
 from hpcflow.runtime import context
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
+from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.records import write_records
 from hpcflow.runtime.session import Session, local_session
 from hpcflow.slurm.allocation import Allocation
@@ -58,7 +59,7 @@ def run_local(path: str, args: Sequence[str], options: RunOptions) -> int:
 
     session = local_session(os.path.dirname(path), options.workers,
                             options.cpus or node_cpus(), options.memory_gb,
-                            progress=_progress(options))
+                            progress=_progress(options), events=_event_log(options))
     return finish(session, path, args, options)
 
 
@@ -75,7 +76,8 @@ def run_rank(path: str, args: Sequence[str], options: RunOptions, tasks: int) ->
         raise UsageError(f"HPCFLOW_TRANSPORT={transport!r}: use tcp or mpi")
     if comm.Get_rank() != 0:
         _exit_now(serve_agent(comm, app_dir, transport))
-    session = distributed_session(comm, app_dir, _progress(options), transport)
+    session = distributed_session(comm, app_dir, _progress(options), transport,
+                                  events=_event_log(options))
     _exit_now(finish(session, path, args, options))
     return 1  # not reached
 
@@ -103,18 +105,28 @@ def _option_args(options: RunOptions) -> list[str]:
     return argv
 
 
+def _event_log(options: RunOptions) -> EventLog | None:
+    if not options.run_dir:
+        return None
+    return EventLog(os.path.join(options.run_dir, "events.jsonl")).open()
+
+
 def _progress(options: RunOptions) -> bool:
     return not options.quiet and sys.stderr.isatty()
 
 
 def finish(session: Session, path: str, args: Sequence[str], options: RunOptions) -> int:
     """Run the app under ``session``, close it, record and report; the exit status."""
+    events = session.master.events
+    events.emit("run_started", app=path, args=list(args), pid=os.getpid())
     with context.installed(session.master):
         outcome = run_app(path, args)
     session.close()
     fatal = session.master.fatal
     if outcome.status == 0 and fatal is not None:
         outcome = AppOutcome(1, str(fatal), fatal.remote_traceback)
+    events.emit("run_finished", status=outcome.status, message=outcome.message)
+    events.close()
     if options.run_dir:
         write_records(options.run_dir, session.master, outcome.status, outcome.message)
     if not options.quiet:

@@ -26,6 +26,7 @@ from hpcflow.graph.spec import Constraints, Mode, Policy, TaskSpec
 from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
 from hpcflow.runtime import files
 from hpcflow.runtime.calls import CallPlan, Tracker, build_call
+from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.futures import Future
 from hpcflow.runtime.report import FunctionStats
 from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible, place
@@ -94,8 +95,9 @@ class TaskRecord:
 class Master:
     """Owns the task graph and drives the agents."""
 
-    def __init__(self, app_dir: str = "") -> None:
+    def __init__(self, app_dir: str = "", events: EventLog | None = None) -> None:
         self.app_dir = app_dir
+        self.events = events or EventLog()
         self.graph = TaskGraph()
         self.tracker = Tracker()
         self.records: dict[int, TaskRecord] = {}
@@ -122,6 +124,9 @@ class Master:
             self._agents[name] = agent
             self._ledgers[name] = NodeLedger(agent.resources)
             self._sent[name] = set()
+            res = agent.resources
+            self.events.emit("node_joined", node=name, cores=res.cores, memory_gb=res.memory_gb,
+                             architecture=res.architecture, gpus=res.gpus, slots=res.task_slots)
             self._schedule()
 
     def on_agent_lost(self, name: str, reason: str) -> None:
@@ -131,6 +136,7 @@ class Master:
             if ledger is None or not ledger.alive:
                 return
             ledger.alive = False
+            self.events.emit("node_left", node=name, reason=reason)
             for record in list(self.records.values()):
                 if record.node == name and \
                         self.graph.tasks[record.id].state is TaskState.RUNNING:
@@ -188,6 +194,11 @@ class Master:
         self.records[task_id] = record
         if group is not None:
             group.tasks.append(task_id)
+        self.events.emit("submitted", task=task_id, name=definition.spec.name,
+                         deps=sorted({v.writer for v in node.reads if v.writer is not None}),
+                         reads=[_key_label(v.key) for v in node.reads],
+                         writes=[_key_label(v.key) for v in node.writes],
+                         group=group.name if group else None)
         if self.graph.reads_cancelled_input(task_id):
             self._advance(self.graph.cancel(task_id), cause=self._failure_behind(task_id))
         elif node.state is TaskState.READY:
@@ -246,6 +257,8 @@ class Master:
             time_out=spec.time_out, cores=spec.constraints.computing_units,
             files=record.plan.preps, app_dir=self.app_dir)
         self.graph.start(record.id)
+        self.events.emit("started", task=record.id, node=node, attempt=record.attempt,
+                         version=definition.spec.name, cores=spec.constraints.computing_units)
         self._agents[node].dispatch(assignment)
 
     # -- results ----------------------------------------------------------------------
@@ -296,13 +309,17 @@ class Master:
             for version in writes.values():
                 self._where[version] = record.node
         self._count(record, failed=False)
+        self._emit_end("finished", record, result)
         self._advance(self.graph.finish(record.id))
 
     def _fail(self, record: TaskRecord, error: TaskFailed) -> None:
         spec = record.definition.spec
         for out in record.plan.files:
             files.discard(out.temp)
-        if spec.policy is Policy.RETRY and record.attempt <= spec.retries and not self.fatal:
+        retry = spec.policy is Policy.RETRY and record.attempt <= spec.retries
+        self._emit_end("retrying" if retry else "failed", record, record.result,
+                       error=error.reason, policy=spec.policy.value)
+        if retry and not self.fatal:
             self.graph.requeue(record.id)
             self._enqueue(record.id)
             return
@@ -356,6 +373,14 @@ class Master:
             files.discard(out.temp)
         return self.graph.cancel(record.id)
 
+    def _emit_end(self, event: str, record: TaskRecord, result: Result | None,
+                  **fields: Any) -> None:
+        self.events.emit(event, task=record.id, node=record.node, attempt=record.attempt,
+                         host=result.host if result else None,
+                         pid=result.pid if result else None,
+                         started=result.started if result else record.started,
+                         ended=result.ended if result else time.time(), **fields)
+
     def _count(self, record: TaskRecord, failed: bool) -> None:
         stats = self.stats.setdefault(record.definition.spec.name, FunctionStats())
         stats.add(max(0.0, record.ended - record.started), failed)
@@ -400,6 +425,7 @@ class Master:
             record.failure = TaskFailed(record.label, f"cancelled because {why}",
                                         cancelled=True)
         self.stats.setdefault(record.definition.spec.name, FunctionStats()).cancelled += 1
+        self.events.emit("cancelled", task=task_id, reason=record.failure.reason)
 
     def _failure_behind(self, task_id: int) -> TaskFailed | None:
         """The failure that cancelled an input of ``task_id``."""
@@ -525,3 +551,8 @@ class Master:
     def shutdown(self) -> None:
         for agent in list(self._agents.values()):
             agent.shutdown()
+
+
+def _key_label(key: DataKey) -> str:
+    kind, ident = key
+    return f"{kind}:{ident}"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from hpcflow.agents.local import LocalAgent, detect_node
+from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.master import Master
 from hpcflow.runtime.report import ProgressLine, format_summary
 from hpcflow.scheduler.resources import NodeResources
@@ -48,9 +49,9 @@ class Session:
 
 def local_session(app_dir: str = "", workers: int | None = None, cpus: int | None = None,
                   memory_gb: float | None = None, progress: bool = False,
-                  node: NodeResources | None = None) -> Session:
+                  node: NodeResources | None = None, events: EventLog | None = None) -> Session:
     """Start the local runtime: one agent with a process pool sized to this machine."""
-    master = Master(app_dir)
+    master = Master(app_dir, events)
     agent = LocalAgent(node or detect_node(None, cpus, memory_gb, workers), master.on_result,
                        app_dir)
     agent.start()
