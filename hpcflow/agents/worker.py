@@ -40,9 +40,17 @@ class ImportedFunction:
                 sys.path.append(self.root)
             obj: Any = importlib.import_module(self.module)
             for part in self.qualname.split("."):
-                obj = getattr(obj, part)
+                obj = _member(obj, part)
             self._func = getattr(obj, "__wrapped__", obj)
         return self._func(*args, **kwargs)
+
+
+def _member(owner: Any, name: str) -> Any:
+    """``owner.name``, but a class's classmethod/staticmethod as the function it wraps."""
+    raw = vars(owner).get(name) if isinstance(owner, type) else None
+    if isinstance(raw, (classmethod, staticmethod)):
+        return raw.__func__
+    return getattr(owner, name)
 
 
 class _RefUnpickler(pickle.Unpickler):
@@ -69,18 +77,50 @@ def execute(assignment: Assignment, func: Callable[..., Any]) -> Result:
     try:
         _prepare_files(assignment.files)
         args, kwargs = _RefUnpickler(assignment.call, resolve).load()
+        slots = _element_slots((args, kwargs), loaded) if assignment.write_back else {}
         value = func(*args, **kwargs)
     except BaseException as exc:  # the task's own failure, reported to the master
         return _failure(assignment, started, exc)
     try:
         values = _split_returns(value, assignment.n_returns, assignment.name)
         packed = tuple(cloudpickle.dumps(v) for v in values)
-        writes = tuple(cloudpickle.dumps(resolve(i)) for i in assignment.write_back)
+        writes = tuple(cloudpickle.dumps(_written(i, slots, resolve))
+                       for i in assignment.write_back)
     except Exception as exc:
         reason = f"result cannot be serialized: {type(exc).__name__}: {exc}"
         return _failure(assignment, started, exc, reason)
     return Result(assignment.task_id, assignment.attempt, True, HOST, os.getpid(), started,
                   time.time(), values=packed, writes=writes)
+
+
+def _element_slots(root: Any, loaded: dict[int, Any]) -> dict[int, tuple[list[Any], int]]:
+    """Where each loaded ref sits as an element of a list of the arguments, so that a task
+    replacing a collection element (``col[i] = new``) writes back the new element."""
+    index_of = {id(value): index for index, value in loaded.items()}
+    slots: dict[int, tuple[list[Any], int]] = {}
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        container = todo.pop()
+        if id(container) in seen:
+            continue
+        seen.add(id(container))
+        items = container.items() if isinstance(container, dict) else enumerate(container)
+        for position, item in items:
+            if isinstance(container, list) and id(item) in index_of:
+                slots.setdefault(index_of[id(item)], (container, position))
+            if isinstance(item, (list, tuple, dict)) and id(item) not in index_of:
+                todo.append(item)
+    return slots
+
+
+def _written(index: int, slots: dict[int, tuple[list[Any], int]],
+             resolve: Callable[[int], Any]) -> Any:
+    if index in slots:
+        container, position = slots[index]
+        if position < len(container):
+            return container[position]
+    return resolve(index)
 
 
 def _split_returns(value: Any, n: int, name: str) -> tuple[Any, ...]:

@@ -11,10 +11,11 @@ import functools
 import importlib
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hpcflow.api.returns import PER_CALL, count_returns, future_classes, returns_at_call
 from hpcflow.errors import UsageError
 from hpcflow.graph.spec import (
     Constraints,
@@ -28,7 +29,9 @@ from hpcflow.runtime import context
 from hpcflow.runtime.calls import function_bytes
 
 _STASH = "__hpcflow_stash__"  # options given by decorators placed below @task
-_TASK_OPTIONS = ("returns", "priority", "time_out", "on_failure", "retries", "defaults")
+_TASK_OPTIONS = ("returns", "priority", "time_out", "on_failure", "retries", "defaults",
+                 "target_direction")
+_UNSET: Any = object()
 
 
 class TaskFunction:
@@ -42,12 +45,37 @@ class TaskFunction:
         self.func_key = f"{func.__module__}.{func.__qualname__}#{id(self)}"
         self._implementations: list[TaskFunction] = []
         self._bytes: bytes | None = None
+        self.returns: Any = None  # the declared ``returns`` (a count, types, a string)
+        self._variants: dict[int, TaskFunction] = {}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        returns = _UNSET
+        if "returns" in kwargs and self.spec.param("returns") is None:
+            returns = kwargs.pop("returns")  # PyCOMPSs: ``f(x, returns=2)`` at call time
         runtime = context.current()
         if runtime is None:
             return self.__wrapped__(*args, **kwargs)
-        return runtime.submit(self, args, kwargs)
+        declared = self.returns if returns is _UNSET else returns
+        target = self._for_count(self._count_at_call(declared, returns, args, kwargs))
+        result = runtime.submit(target, args, kwargs)
+        return _future_objects(runtime, result, declared)
+
+    def _count_at_call(self, declared: Any, given: Any, args: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> int:
+        if given is _UNSET and self.spec.n_returns != PER_CALL:
+            return self.spec.n_returns
+        if isinstance(declared, str) and not declared.strip().isdigit():
+            return returns_at_call(declared, self.signature, args, kwargs, self.__wrapped__,
+                                   self.spec.name)
+        return count_returns(declared, self.__wrapped__, self.spec.name)
+
+    def _for_count(self, n_returns: int) -> TaskFunction:
+        """This task, or a copy of it returning ``n_returns`` values (cached per count)."""
+        if n_returns == self.spec.n_returns:
+            return self
+        if n_returns not in self._variants:
+            self._variants[n_returns] = self.with_spec(n_returns=n_returns)
+        return self._variants[n_returns]
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
@@ -69,6 +97,7 @@ class TaskFunction:
     def with_spec(self, **changes: Any) -> TaskFunction:
         clone = TaskFunction(self.__wrapped__, dataclasses.replace(self.spec, **changes))
         clone._implementations = self._implementations
+        clone.returns = self.returns
         return clone
 
     def add_implementation(self, other: TaskFunction) -> None:
@@ -95,7 +124,7 @@ def _make_task(func: Callable[..., Any], options: dict[str, Any]) -> TaskFunctio
     params = _params(func, options, name)
     spec = TaskSpec(
         name=name, qualname=f"{func.__module__}.{func.__qualname__}", params=params,
-        n_returns=_count_returns(options.get("returns"), name),
+        n_returns=count_returns(options.get("returns"), func, name),
         priority=bool(options.get("priority", False)),
         time_out=_time_out(options.get("time_out"), name),
         policy=Policy.parse(options.get("on_failure", "RETRY"), f"task {name}"),
@@ -103,6 +132,7 @@ def _make_task(func: Callable[..., Any], options: dict[str, Any]) -> TaskFunctio
         constraints=stash.get("constraints", Constraints()))
     spec = _apply_failure(spec, options.get("defaults"), stash.get("on_failure"))
     result = TaskFunction(func, spec)
+    result.returns = options.get("returns")
     for target in stash.get("implements", []):
         _register_implementation(result, *target)
     return result
@@ -116,26 +146,51 @@ def _params(func: Callable[..., Any], options: dict[str, Any], name: str) -> tup
             raise UsageError(f"task {name} has no parameter {key!r} (parameters: "
                              f"{', '.join(signature.parameters) or 'none'})")
     params = []
+    target = options.get("target_direction", "INOUT")
     for pname, p in signature.parameters.items():
-        default = "INOUT" if pname == "self" and "." in func.__qualname__ else "IN"
-        direction = as_direction(options.get(pname, default), f"parameter {pname!r} of {name}")
+        default = target if pname == "self" and "." in func.__qualname__ else "IN"
+        declared = options.get(pname, default)
+        direction = as_direction(declared, f"parameter {pname!r} of {name}")
         variadic = p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        params.append(ParamSpec(pname, direction, variadic))
+        params.append(ParamSpec(pname, direction, variadic, _depth(declared, pname, name)))
     return tuple(params)
 
 
-def _count_returns(returns: Any, name: str) -> int:
-    if returns is None or returns is False:
-        return 0
-    if isinstance(returns, bool):
-        return 1
-    if isinstance(returns, int):
-        if returns < 0:
-            raise UsageError(f"returns={returns} of task {name} must be >= 0")
-        return returns
-    if isinstance(returns, (tuple, list)):
-        return len(returns)
-    return 1
+def _depth(declared: Any, pname: str, name: str) -> int | None:
+    """``{"type": COLLECTION_INOUT, "depth": 2}``: nested lists below depth 2 are elements."""
+    if not isinstance(declared, Mapping):
+        return None
+    depth = declared.get("depth", declared.get("Depth"))
+    if depth is None:
+        return None
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise UsageError(f"depth={depth!r} of parameter {pname!r} of {name} must be >= 1")
+    return depth
+
+
+def _future_objects(runtime: Any, result: Any, declared: Any) -> Any:
+    """Futures of a ``returns=SomeClass`` task become empty instances of the class (as in
+    PyCOMPSs) when it constructs without arguments, so ``f().method()`` chains tasks."""
+    if result is None:
+        return None
+    futures = result if isinstance(result, tuple) else (result,)
+    classes = future_classes(declared)
+    if not any(classes):
+        return result
+    objects = tuple(_stand_in(runtime, fut, cls) for fut, cls in
+                    zip(futures, classes + (None,) * len(futures), strict=False))
+    return objects if isinstance(result, tuple) else objects[0]
+
+
+def _stand_in(runtime: Any, future: Any, cls: type | None) -> Any:
+    if cls is None:
+        return future
+    try:
+        obj = cls()
+    except Exception:  # no argument-less constructor: a plain future, as in PyCOMPSs
+        return future
+    runtime.tracker.alias(obj, future.key)
+    return obj
 
 
 def _time_out(value: Any, name: str) -> float | None:

@@ -29,8 +29,12 @@ def _resolve(runtime: Any, obj: Any) -> Any:
         return obj
     if isinstance(obj, Future):
         return runtime.wait_value(obj.key)
-    if runtime.tracker.key_of(obj) is not None:
-        return _sync_into(obj, runtime.wait_object(obj))
+    key = runtime.tracker.key_of(obj)
+    if key is not None:
+        value = runtime.wait_object(obj)
+        if key[0] == "fut":
+            runtime.tracker.forget(obj)  # a stand-in for a future is the caller's again
+        return _sync_into(obj, value)
     if isinstance(obj, list):
         return [_resolve(runtime, x) for x in obj]
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
@@ -79,6 +83,29 @@ def open_file(path: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> I
     return open(path, mode, **kwargs)
 
 
+def file_exists(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` exists, or a task submitted so far will write it."""
+    runtime = context.current()
+    if runtime is not None and runtime.graph.latest(("file", os.path.abspath(path))):
+        return True
+    return os.path.exists(path)
+
+
+def barrier_group(name: str) -> None:
+    """Wait for the tasks of group ``name`` (left with ``implicit_barrier=False``);
+    raise its first failure."""
+    runtime = context.current()
+    if runtime is not None:
+        runtime.barrier_group(name)
+
+
+def cancel_group(name: str) -> None:
+    """Cancel the tasks of group ``name`` that have not finished (running ones are killed)."""
+    runtime = context.current()
+    if runtime is not None:
+        runtime.cancel_group(name)
+
+
 def barrier(no_more_tasks: bool = False) -> None:
     """Wait until every task submitted so far has finished."""
     runtime = context.current()
@@ -107,7 +134,8 @@ def delete_file(*paths: str | os.PathLike[str]) -> None:
 
 
 class TaskGroup:
-    """Tasks submitted inside the block form a group; leaving it waits for all of them.
+    """Tasks submitted inside the block form a group; leaving it waits for all of them
+    (with ``implicit_barrier=False`` it does not: ``barrier_group(name)`` does).
 
     The first failure in the group cancels the rest of the group and is raised (as
     :class:`TaskFailed`) when the block ends, whatever the task's failure policy
@@ -127,7 +155,7 @@ class TaskGroup:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._runtime is not None:
-            self._runtime.close_group(self.name, wait=self.implicit_barrier or exc is None)
+            self._runtime.close_group(self.name, wait=self.implicit_barrier)
 
 
 def start(workers: int | None = None, cpus: int | None = None,

@@ -186,6 +186,7 @@ class ParamSpec:
     name: str
     direction: Direction
     variadic: bool = False  # *args or **kwargs
+    depth: int | None = None  # collections: levels of nested lists that are elements
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from hpcflow.agents.protocol import FilePrep
 from hpcflow.agents.worker import ImportedFunction
 from hpcflow.errors import UsageError
 from hpcflow.graph.graph import Access, DataKey
-from hpcflow.graph.spec import Kind, Mode, TaskSpec
+from hpcflow.graph.spec import Kind, Mode, ParamSpec, TaskSpec
 from hpcflow.runtime.futures import Future
 
 IMMUTABLE = (int, float, complex, str, bytes, bool, tuple, frozenset, type(None))
@@ -52,25 +52,34 @@ class CallPlan:
 
 
 class Tracker:
-    """Mutable objects whose versions the runtime manages, by identity."""
+    """Mutable objects whose versions the runtime manages, by identity.
+
+    An object may also stand for a future (``alias``): it is then that future's datum.
+    """
 
     def __init__(self) -> None:
-        self._objects: dict[int, Any] = {}
+        self._objects: dict[int, tuple[Any, DataKey]] = {}
 
     def key_of(self, obj: Any) -> DataKey | None:
         if isinstance(obj, Future):
             return obj.key
-        if id(obj) in self._objects and self._objects[id(obj)] is obj:
-            return ("obj", id(obj))
+        entry = self._objects.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            return entry[1]
         return None
 
     def track(self, obj: Any) -> DataKey:
-        self._objects[id(obj)] = obj
-        return ("obj", id(obj))
+        key: DataKey = ("obj", id(obj))
+        self._objects[id(obj)] = (obj, key)
+        return key
+
+    def alias(self, obj: Any, key: DataKey) -> None:
+        """``obj`` stands for the datum ``key`` (a future) until it is synchronised."""
+        self._objects[id(obj)] = (obj, key)
 
     def forget(self, obj: Any) -> DataKey | None:
         key = self.key_of(obj)
-        if key is not None and key[0] == "obj":
+        if key is not None and not isinstance(obj, Future):
             del self._objects[id(obj)]
         return key
 
@@ -120,12 +129,15 @@ class _Builder:
             key = self.tracker.track(value)
         self.ref(key, Mode.INOUT)
 
-    def written_collection(self, value: Any, where: str) -> None:
+    def written_collection(self, value: Any, where: str, depth: int | None = None) -> None:
+        """Every element is a datum; nested lists are collections down to ``depth``."""
         if not isinstance(value, list):
             raise UsageError(f"{where} must be a list, not {type(value).__name__}")
+        deeper = None if depth is None else depth - 1
         for index, item in enumerate(value):
-            if isinstance(item, list) and not all(isinstance(x, IMMUTABLE) for x in item):
-                self.written_collection(item, f"{where}[{index}]")
+            if isinstance(item, list) and deeper != 0 and \
+                    not all(isinstance(x, IMMUTABLE) for x in item):
+                self.written_collection(item, f"{where}[{index}]", deeper)
             elif isinstance(item, Future) or not isinstance(item, IMMUTABLE):
                 self.written_object(item, f"{where}[{index}]")
 
@@ -156,7 +168,7 @@ def build_call(spec: TaskSpec, signature: inspect.Signature, tracker: Tracker, t
     builder = _Builder(spec, tracker, task_id)
     for param in spec.params:
         if param.name in bound.arguments and not param.variadic:
-            bound.arguments[param.name] = _declare(builder, param.name, param.direction,
+            bound.arguments[param.name] = _declare(builder, param,
                                                    bound.arguments[param.name], spec.name)
     call = _pickle_call(builder, bound.args, bound.kwargs, spec.name)
     accesses = [Access(k, builder.modes[k]) for k in builder.refs]
@@ -166,13 +178,13 @@ def build_call(spec: TaskSpec, signature: inspect.Signature, tracker: Tracker, t
                     tuple(builder.preps))
 
 
-def _declare(builder: _Builder, name: str, direction: Any, value: Any, task: str) -> Any:
-    where = f"parameter {name!r} of task {task}"
-    kind, mode = direction.kind, direction.mode
+def _declare(builder: _Builder, param: ParamSpec, value: Any, task: str) -> Any:
+    where = f"parameter {param.name!r} of task {task}"
+    kind, mode = param.direction.kind, param.direction.mode
     if kind in (Kind.FILE, Kind.DIRECTORY):
         return builder.path_param(value, kind, mode, where)
     if mode.writes and kind is Kind.COLLECTION:
-        builder.written_collection(value, where)
+        builder.written_collection(value, where, param.depth)
     elif mode.writes:
         builder.written_object(value, where)
     return value
