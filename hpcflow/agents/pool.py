@@ -3,6 +3,11 @@
 One long-lived process per slot runs one task at a time. A single thread blocks on the
 processes' pipes and sentinels (no polling loop); a dead process is a failed task and is
 replaced, so a segfault never takes the pool down.
+
+Each task process leads its own process group, and what it launches (a binary, srun,
+mpiexec and their ranks) stays in that group: a kill takes the whole group down, and the
+Slurm step of a launched task is cancelled by its name before its death is reported, so
+its nodes are free again when the master hears of it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from multiprocessing.connection import Connection, wait
 
 from hpcflow.agents import worker
 from hpcflow.agents.protocol import Assignment, Result
+from hpcflow.agents.steps import cancel_step, launch_logs
 
 
 @dataclass(eq=False)
@@ -61,7 +67,8 @@ class WorkerPool:
         parent, child = socket.socketpair()
         argv = [sys.executable, "-m", "hpcflow.agents.taskproc", str(child.fileno()),
                 self._app_dir]
-        process = subprocess.Popen(argv, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(argv, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
+                                   process_group=0)
         child.close()
         return _Proc(process, Connection(parent.detach()))
 
@@ -177,8 +184,20 @@ class WorkerPool:
                 self._procs.append(self._spawn())
                 self._drain()
         proc.conn.close()
-        if task is not None:
+        _kill_group(proc.process.pid)  # what the dead task process had started
+        if task is None:
+            return
+        launch = task.launch
+        if launch is not None and launch.launcher == "srun" and launch.job_name:
+            threading.Thread(target=self._cancel_then_report, args=(task, proc),
+                             name="hpcflow-cancel-step", daemon=True).start()
+        else:
             self._on_result(_death_result(task, proc))
+
+    def _cancel_then_report(self, task: Assignment, proc: _Proc) -> None:
+        assert task.launch is not None
+        cancel_step(task.launch.job_name)
+        self._on_result(_death_result(task, proc))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -191,9 +210,18 @@ class WorkerPool:
 
 
 def _terminate(proc: _Proc) -> None:
+    """Kill a task process and everything in its process group."""
+    _kill_group(proc.process.pid)
     try:
         os.kill(proc.process.pid, signal.SIGKILL)
     except ProcessLookupError:
+        pass
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass
 
 
@@ -206,6 +234,7 @@ def _death_result(task: Assignment, proc: _Proc) -> Result:
         reason = f"task process died: killed by {signal.Signals(-code).name}"
     else:
         reason = f"task process died: exit code {code}"
+    extra = launch_logs(task.launch) if task.launch is not None else {}
     return Result(task.task_id, task.attempt, False, worker.HOST, proc.process.pid or 0, now, now,
                   error=reason, crashed=not proc.killed_reason,
-                  timed_out="time_out" in proc.killed_reason)
+                  timed_out="time_out" in proc.killed_reason, extra=extra)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hpcflow.graph.launch import LaunchSpec
+from hpcflow.graph.spec import ParamSpec
+
 
 @dataclass(frozen=True)
 class FilePrep:
@@ -13,6 +16,41 @@ class FilePrep:
     target: str
     source: str | None = None
     directory: bool = False
+
+
+@dataclass(frozen=True)
+class StepLaunch:
+    """How the task process launches a ``@binary``/``@mpi``/``@ompss``/``@multinode`` task,
+    resolved by the master: where, how many ranks, with which launcher.
+
+    ``launcher``: ``srun`` (a nested step on ``nodes``), ``mpiexec`` (the local MPI
+    launcher at ``launcher_path``), ``plain`` (``ntasks`` plain processes) or ``direct``
+    (one process on this node). Logs go to ``log_dir`` as ``<log_name>.out``/``.err``.
+    """
+
+    spec: LaunchSpec
+    params: tuple[ParamSpec, ...]
+    launcher: str
+    nodes: tuple[str, ...]
+    ntasks: int = 1
+    per_node: int = 1
+    cpus_per_task: int = 1
+    binary_path: str | None = None
+    launcher_path: str = ""
+    srun_mpi: str | None = None
+    job_name: str = ""
+    log_dir: str = ""
+    log_name: str = ""
+    gather: bool = False  # @mpi function with returns=list: every rank's value
+    in_slurm: bool = False
+
+    @property
+    def stdout_log(self) -> str:
+        return f"{self.log_dir}/{self.log_name}.out"
+
+    @property
+    def stderr_log(self) -> str:
+        return f"{self.log_dir}/{self.log_name}.err"
 
 
 @dataclass(frozen=True)
@@ -36,6 +74,7 @@ class Assignment:
     cores: int = 1
     files: tuple[FilePrep, ...] = ()
     app_dir: str = ""
+    launch: StepLaunch | None = None
 
 
 @dataclass(frozen=True)

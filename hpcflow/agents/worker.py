@@ -12,12 +12,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 import cloudpickle
 
 from hpcflow.agents.protocol import Assignment, FilePrep, Result
+from hpcflow.agents.steps import StepFailed, run_step
 
 HOST = socket.gethostname()
 
@@ -35,6 +37,10 @@ class ImportedFunction:
         return {**self.__dict__, "_func": None}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def resolve(self) -> Callable[..., Any]:
+        """Import the function (once)."""
         if self._func is None:
             if self.root and self.root not in sys.path:
                 sys.path.append(self.root)
@@ -42,7 +48,7 @@ class ImportedFunction:
             for part in self.qualname.split("."):
                 obj = _member(obj, part)
             self._func = getattr(obj, "__wrapped__", obj)
-        return self._func(*args, **kwargs)
+        return self._func
 
 
 def _member(owner: Any, name: str) -> Any:
@@ -74,13 +80,17 @@ def execute(assignment: Assignment, func: Callable[..., Any]) -> Result:
             loaded[index] = pickle.loads(assignment.refs[index])
         return loaded[index]
 
+    extra: dict[str, str] = {}
     try:
         _prepare_files(assignment.files)
         args, kwargs = _RefUnpickler(assignment.call, resolve).load()
         slots = _element_slots((args, kwargs), loaded) if assignment.write_back else {}
-        value = func(*args, **kwargs)
+        if assignment.launch is None:
+            value = func(*args, **kwargs)
+        else:
+            value = run_step(assignment.launch, func, args, kwargs, extra)
     except BaseException as exc:  # the task's own failure, reported to the master
-        return _failure(assignment, started, exc)
+        return replace(_failure(assignment, started, exc), extra=extra)
     try:
         values = _split_returns(value, assignment.n_returns, assignment.name)
         packed = tuple(cloudpickle.dumps(v) for v in values)
@@ -90,7 +100,7 @@ def execute(assignment: Assignment, func: Callable[..., Any]) -> Result:
         reason = f"result cannot be serialized: {type(exc).__name__}: {exc}"
         return _failure(assignment, started, exc, reason)
     return Result(assignment.task_id, assignment.attempt, True, HOST, os.getpid(), started,
-                  time.time(), values=packed, writes=writes)
+                  time.time(), values=packed, writes=writes, extra=extra)
 
 
 def _element_slots(root: Any, loaded: dict[int, Any]) -> dict[int, tuple[list[Any], int]]:
@@ -139,6 +149,9 @@ def _failure(assignment: Assignment, started: float, exc: BaseException,
     while tb_obj is not None and tb_obj.tb_frame.f_code.co_filename == __file__:
         tb_obj = tb_obj.tb_next  # hide our own frames: the user's code comes first
     tb = "".join(traceback.format_exception(type(exc), exc, tb_obj or exc.__traceback__))
+    if isinstance(exc, StepFailed):
+        tb = exc.detail  # the step's stderr or the failing rank's traceback, not ours
+        reason = reason or str(exc)
     return Result(assignment.task_id, assignment.attempt, False, HOST, os.getpid(), started,
                   time.time(), error=reason or f"{type(exc).__name__}: {exc}", traceback=tb)
 

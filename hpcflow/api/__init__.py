@@ -1,6 +1,7 @@
 """The user API: decorators, directions and synchronisation."""
 
 from hpcflow.api.decorators import TaskFunction, constraint, implement, on_failure, task
+from hpcflow.api.launchers import binary, mpi, multinode, ompss
 from hpcflow.api.sync import (
     TaskGroup,
     barrier,
@@ -15,7 +16,7 @@ from hpcflow.api.sync import (
 )
 
 __all__ = [
-    "TaskFunction", "TaskGroup", "barrier", "constraint", "delete_file", "delete_object",
-    "implement", "on_failure", "open_file", "start", "stop", "task", "wait_on",
-    "wait_on_directory", "wait_on_file",
+    "TaskFunction", "TaskGroup", "barrier", "binary", "constraint", "delete_file",
+    "delete_object", "implement", "mpi", "multinode", "ompss", "on_failure", "open_file",
+    "start", "stop", "task", "wait_on", "wait_on_directory", "wait_on_file",
 ]

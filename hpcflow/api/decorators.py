@@ -17,6 +17,7 @@ from typing import Any
 
 from hpcflow.api.returns import PER_CALL, count_returns, future_classes, returns_at_call
 from hpcflow.errors import UsageError
+from hpcflow.graph.launch import apply_launch, type_name
 from hpcflow.graph.spec import (
     Constraints,
     ParamSpec,
@@ -129,8 +130,10 @@ def _make_task(func: Callable[..., Any], options: dict[str, Any]) -> TaskFunctio
         time_out=_time_out(options.get("time_out"), name),
         policy=Policy.parse(options.get("on_failure", "RETRY"), f"task {name}"),
         retries=int(options.get("retries", 2)),
-        constraints=stash.get("constraints", Constraints()))
+        constraints=stash.get("constraints", Constraints()),
+        returns_type=type_name(options.get("returns")))
     spec = _apply_failure(spec, options.get("defaults"), stash.get("on_failure"))
+    spec = apply_launch(spec, stash.get("launch"))
     result = TaskFunction(func, spec)
     result.returns = options.get("returns")
     for target in stash.get("implements", []):

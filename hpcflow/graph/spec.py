@@ -9,9 +9,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpcflow.errors import UsageError
+
+if TYPE_CHECKING:
+    from hpcflow.graph.launch import LaunchSpec
 
 
 class Kind(enum.Enum):
@@ -203,6 +206,8 @@ class TaskSpec:
     retries: int = 2
     ignore_returns: tuple[Any, ...] = ()
     constraints: Constraints = field(default_factory=Constraints)
+    launch: LaunchSpec | None = None  # @binary/@mpi/@ompss/@multinode
+    returns_type: str = ""  # the name of a type given as ``returns`` (``int``, ``list``)
 
     def param(self, name: str) -> ParamSpec | None:
         for p in self.params:

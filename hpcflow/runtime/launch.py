@@ -15,6 +15,7 @@ from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.records import write_records
 from hpcflow.runtime.session import Session, local_session
+from hpcflow.runtime.steps import StepSettings
 from hpcflow.slurm.allocation import Allocation
 from hpcflow.slurm.srun import agents_step_argv
 
@@ -60,6 +61,7 @@ def run_local(path: str, args: Sequence[str], options: RunOptions) -> int:
     session = local_session(os.path.dirname(path), options.workers,
                             options.cpus or node_cpus(), options.memory_gb,
                             progress=_progress(options), events=_event_log(options))
+    session.master.steps.configure(StepSettings.from_env(os.environ, False, options.run_dir))
     return finish(session, path, args, options)
 
 
@@ -78,6 +80,7 @@ def run_rank(path: str, args: Sequence[str], options: RunOptions, tasks: int) ->
         _exit_now(serve_agent(comm, app_dir, transport))
     session = distributed_session(comm, app_dir, _progress(options), transport,
                                   events=_event_log(options))
+    session.master.steps.configure(StepSettings.from_env(os.environ, True, options.run_dir))
     _exit_now(finish(session, path, args, options))
     return 1  # not reached
 

@@ -29,6 +29,7 @@ from hpcflow.runtime.calls import CallPlan, Tracker, build_call
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.futures import Future
 from hpcflow.runtime.report import FunctionStats
+from hpcflow.runtime.steps import Shape, StepPlanner
 from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible, place
 from hpcflow.scheduler.resources import NodeLedger, NodeResources
 
@@ -83,6 +84,8 @@ class TaskRecord:
     failure: TaskFailed | None = None
     ignored: bool = False
     result: Result | None = None
+    shapes: tuple[Shape | None, ...] = ()  # launched tasks: the shape of each version
+    nodes: tuple[str, ...] = ()  # every node of the current attempt (node is the first)
 
     @property
     def label(self) -> str:
@@ -116,6 +119,7 @@ class Master:
         self._named_groups: dict[str, _Group] = {}
         self._ids = itertools.count(1)
         self._submit_lock = threading.Lock()
+        self.steps = StepPlanner()
 
     # -- agents ---------------------------------------------------------------------
     def add_agent(self, agent: Agent) -> None:
@@ -139,9 +143,11 @@ class Master:
             ledger.alive = False
             self.events.emit("node_left", node=name, reason=reason)
             for record in list(self.records.values()):
-                if record.node == name and \
+                if name in record.nodes and \
                         self.graph.tasks[record.id].state is TaskState.RUNNING:
-                    ledger.release(record.id, record.constraints())
+                    self._release(record)
+                    if record.node != name:  # a multi-node task: stop its launcher
+                        self._agents[record.node].kill(record.id, f"node {name} was lost")
                     self._fail(record, TaskFailed(record.label, f"node {name} was lost: "
                                                   f"{reason}", host=name))
             if not any(lg.alive for lg in self._ledgers.values()):
@@ -160,12 +166,14 @@ class Master:
         spec = definition.spec
         with self._submit_lock:
             self._check_usable(definition)
+            shapes = self.steps.plan(definition, args, kwargs, self.nodes())
             task_id = next(self._ids)
             plan = build_call(spec, definition.signature, self.tracker, task_id, args, kwargs)
             futures = [Future(spec.name) for _ in range(spec.n_returns)]
             with self._cond:
                 try:
-                    self._register(definition, task_id, plan, [f.key for f in futures])
+                    self._register(definition, task_id, plan, [f.key for f in futures],
+                                   shapes)
                 except Exception as exc:
                     self._abort(TaskFailed("hpcflow runtime", f"{type(exc).__name__}: {exc}",
                                            traceback="".join(traceback.format_exception(exc))))
@@ -184,14 +192,15 @@ class Master:
                              f"{explain_infeasible(versions, nodes)}")
 
     def _register(self, definition: Definition, task_id: int, plan: CallPlan,
-                  outputs: list[DataKey]) -> None:
+                  outputs: list[DataKey], shapes: tuple[Shape | None, ...] = ()) -> None:
         for key, blob in plan.initial.items():
             if self.graph.latest(key) is None:
                 self._store[self.graph.main_version(key)] = blob
         accesses = plan.accesses + [Access(k, Mode.OUT) for k in outputs]
         node = self.graph.add_task(task_id, accesses)
         group = self._groups[-1] if self._groups else None
-        record = TaskRecord(task_id, definition, plan, outputs, group, time.time())
+        record = TaskRecord(task_id, definition, plan, outputs, group, time.time(),
+                            shapes=shapes)
         self.records[task_id] = record
         if group is not None:
             group.tasks.append(task_id)
@@ -219,7 +228,8 @@ class Master:
             for task_id in queue:  # not mutated until place() has returned
                 versions = self.records[task_id].definition.versions()
                 locality = self._locality(task_id) if several else {}
-                yield Candidate(task_id, tuple(v.spec.constraints for v in versions), locality)
+                yield self.steps.candidate(task_id, [v.spec.constraints for v in versions],
+                                           self.records[task_id].shapes, locality)
 
     def _locality(self, task_id: int) -> dict[str, int]:
         """Bytes of the task's inputs per node that produced them."""
@@ -238,7 +248,9 @@ class Master:
         for placement in list(place(self._candidates(), self._ledgers)):
             self._ready_hi.pop(placement.task_id, None)
             self._ready.pop(placement.task_id, None)
-            self._dispatch(self.records[placement.task_id], placement.node, placement.version)
+            record = self.records[placement.task_id]
+            record.nodes = placement.nodes or (placement.node,)
+            self._dispatch(record, placement.node, placement.version)
 
     def _dispatch(self, record: TaskRecord, node: str, version: int) -> None:
         record.attempt += 1
@@ -256,7 +268,9 @@ class Master:
             refs=tuple(self._store[reads[k]] for k in record.plan.refs),
             write_back=record.plan.write_back, n_returns=spec.n_returns,
             time_out=spec.time_out, cores=spec.constraints.computing_units,
-            files=record.plan.preps, app_dir=self.app_dir)
+            files=record.plan.preps, app_dir=self.app_dir,
+            launch=self.steps.launch(spec, record.shapes[version] if record.shapes else None,
+                                     record.nodes, record.id, record.attempt))
         self.graph.start(record.id)
         self.events.emit("started", task=record.id, node=node, attempt=record.attempt,
                          version=definition.spec.name, cores=spec.constraints.computing_units)
@@ -279,7 +293,7 @@ class Master:
                 return
             if self.graph.tasks[record.id].state is not TaskState.RUNNING:
                 return
-            self._ledgers[record.node].release(record.id, record.constraints())
+            self._release(record)
             record.ended, record.result = time.time(), result
             if result.ok:
                 missing = self._missing_output(record)
@@ -367,8 +381,12 @@ class Master:
                 progress.merge(self._kill(other, "the application is stopping"))
         self._advance(progress, cause=error)
 
+    def _release(self, record: TaskRecord) -> None:
+        for name in record.nodes or (record.node,):
+            self._ledgers[name].release(record.id, record.constraints())
+
     def _kill(self, record: TaskRecord, reason: str) -> Progress:
-        self._ledgers[record.node].release(record.id, record.constraints())
+        self._release(record)
         self._agents[record.node].kill(record.id, reason)
         for out in record.plan.files:
             files.discard(out.temp)

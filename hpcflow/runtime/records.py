@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from hpcflow.runtime.master import Master
+from hpcflow.runtime.master import Master, TaskRecord
 
 
 def task_records(master: Master) -> list[dict[str, Any]]:
@@ -23,8 +23,19 @@ def task_records(master: Master) -> list[dict[str, Any]]:
             "started": result.started if result else None,
             "ended": result.ended if result else None,
             "error": record.failure.reason if record.failure else None,
+            "nodes": list(record.nodes),
+            "launch": _launch_info(record),
         })
     return rows
+
+
+def _launch_info(record: TaskRecord) -> dict[str, str] | None:
+    """A launched task's outcome (logs, nodes, exit code); outputs named by their final path."""
+    extra = record.result.extra if record.result else None
+    if not extra:
+        return None
+    final = {out.temp: out.path for out in record.plan.files}
+    return {key: final.get(value, value) for key, value in extra.items()}
 
 
 def write_records(run_dir: str, master: Master, status: int, message: str) -> None:

@@ -2,6 +2,11 @@
 
 Pure: takes ready candidates and the node ledgers, reserves on the ledgers and returns
 the placements. No I/O, no clocks.
+
+A candidate version may need ``whole`` nodes (a multi-node MPI step, a ``@multinode``
+task): it takes that many idle nodes, every core of each. When they are not idle yet, the
+nodes it will get are held back for the rest of the pass, so a stream of small tasks
+cannot starve it; they drain and it starts at a later pass.
 """
 
 from __future__ import annotations
@@ -22,44 +27,75 @@ class Candidate:
     task_id: int
     versions: tuple[Constraints, ...]
     locality: Mapping[str, int] = field(default_factory=dict)  # node -> input bytes held
+    whole: tuple[int, ...] = ()  # per version: whole nodes it needs (0 or absent: none)
+
+    def whole_nodes(self, version: int) -> int:
+        return self.whole[version] if version < len(self.whole) else 0
 
 
 @dataclass(frozen=True)
 class Placement:
-    """Run version ``version`` of task ``task_id`` on node ``node``."""
+    """Run version ``version`` of task ``task_id`` on node ``node`` (the first of
+    ``nodes``, the one that launches it)."""
 
     task_id: int
     version: int
     node: str
+    nodes: tuple[str, ...] = ()
 
 
 def place(candidates: Iterable[Candidate], ledgers: Mapping[str, NodeLedger]) -> list[Placement]:
     """Place as many candidates as fit, in the order given; reserve what they use."""
     placements: list[Placement] = []
+    held: set[str] = set()  # nodes kept free for a whole-node task that must wait
     scanned = 0
     for cand in candidates:
-        if not any(ledger.has_room for ledger in ledgers.values()):
+        free = {name: lg for name, lg in ledgers.items() if name not in held}
+        if not any(ledger.has_room for ledger in free.values()):
             break
-        choice = _choose(cand, ledgers)
-        if choice is None:
+        placement = _place_one(cand, free, held)
+        if placement is None:
             scanned += 1
             if scanned >= MAX_SCAN:
                 break
             continue
-        version, ledger = choice
-        ledger.reserve(cand.task_id, cand.versions[version])
-        placements.append(Placement(cand.task_id, version, ledger.node.name))
+        placements.append(placement)
     return placements
 
 
-def _choose(cand: Candidate, ledgers: Mapping[str, NodeLedger]) -> tuple[int, NodeLedger] | None:
+def _place_one(cand: Candidate, ledgers: Mapping[str, NodeLedger],
+               held: set[str]) -> Placement | None:
     for index, constraints in enumerate(cand.versions):
+        count = cand.whole_nodes(index)
+        if count:
+            chosen = _whole_nodes(cand, constraints, count, ledgers, held)
+            if chosen:
+                for ledger in chosen:
+                    ledger.reserve(cand.task_id, ledger.whole())
+                names = tuple(lg.node.name for lg in chosen)
+                return Placement(cand.task_id, index, names[0], names)
+            continue
         fitting = [ledger for ledger in ledgers.values() if ledger.fits(constraints)]
         if fitting:
             best = max(fitting, key=lambda lg: (cand.locality.get(lg.node.name, 0),
                                                 lg.free_cores))
-            return index, best
+            best.reserve(cand.task_id, constraints)
+            return Placement(cand.task_id, index, best.node.name, (best.node.name,))
     return None
+
+
+def _whole_nodes(cand: Candidate, constraints: Constraints, count: int,
+                 ledgers: Mapping[str, NodeLedger], held: set[str]) -> list[NodeLedger]:
+    """``count`` idle nodes able to run the task; or none, holding back the best ones."""
+    able = [lg for lg in ledgers.values() if lg.alive and lg.node.satisfies(constraints)]
+    idle = [lg for lg in able if lg.idle]
+    if len(idle) >= count:
+        idle.sort(key=lambda lg: (-cand.locality.get(lg.node.name, 0), lg.node.name))
+        return idle[:count]
+    if len(able) >= count:  # wait for the least busy ones to drain
+        able.sort(key=lambda lg: (lg.node.cores - lg.free_cores, lg.node.name))
+        held.update(lg.node.name for lg in able[:count])
+    return []
 
 
 def feasible(versions: Iterable[Constraints], nodes: Iterable[NodeResources]) -> bool:

@@ -45,6 +45,7 @@ class NodeLedger:
     free_slots: int = -1
     alive: bool = True
     running: set[int] = field(default_factory=set)
+    held: dict[int, Constraints] = field(default_factory=dict)  # what each task reserved
 
     def __post_init__(self) -> None:
         if self.free_cores < 0:
@@ -66,17 +67,31 @@ class NodeLedger:
                 and _matches(c.processor_architecture, self.node.architecture)
                 and _matches(c.processor_type, self.node.processor_type))
 
+    @property
+    def idle(self) -> bool:
+        """Alive with nothing running: a whole-node task may take it."""
+        return self.alive and not self.running
+
+    def whole(self) -> Constraints:
+        """Everything this node offers, as one reservation (whole-node tasks)."""
+        node = self.node
+        return Constraints(computing_units=node.cores, memory_size=node.memory_gb,
+                           gpus=node.gpus)
+
     def reserve(self, task_id: int, c: Constraints) -> None:
+        self.held[task_id] = c
         self.free_cores -= c.computing_units
         self.free_memory_gb -= c.memory_size
         self.free_gpus -= c.gpus
         self.free_slots -= 1
         self.running.add(task_id)
 
-    def release(self, task_id: int, c: Constraints) -> None:
+    def release(self, task_id: int, c: Constraints | None = None) -> None:
+        """Give back what ``task_id`` reserved (``c`` only if the ledger did not record it)."""
         if task_id not in self.running:
             return
         self.running.discard(task_id)
+        c = self.held.pop(task_id, c) or Constraints()
         self.free_cores += c.computing_units
         self.free_memory_gb += c.memory_size
         self.free_gpus += c.gpus

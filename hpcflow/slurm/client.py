@@ -26,6 +26,7 @@ from hpcflow.slurm.parse import (
     parse_sinfo_nodes,
     parse_squeue,
 )
+from hpcflow.slurm.steps import squeue_steps_argv, steps_named
 
 #: Exit code reported for a command that timed out (as coreutils ``timeout`` does).
 TIMEOUT_EXIT = 124
@@ -148,6 +149,10 @@ class SlurmClient:
                 return False
             raise
         return True
+
+    def step_ids(self, job_id: str, name: str) -> list[str]:
+        """Ids (``JOB.STEP``) of the running steps of ``job_id`` called ``name``."""
+        return steps_named(self._run(squeue_steps_argv(job_id)), name)
 
     def hostnames(self, nodelist: str) -> list[str]:
         """Expand a hostlist with ``scontrol show hostnames``, or in Python without scontrol."""
