@@ -34,17 +34,21 @@ def main() -> None:
 @click.option("--memory", type=click.FloatRange(min=0.0), help="Memory offered, in GB.")
 @click.option("--quiet", is_flag=True, help="No progress line and no summary.")
 @click.option("--run-dir", type=click.Path(file_okay=False),
-              help="Write the run's records (records.jsonl, status.json) here.")
+              help="Write the run's records (events.jsonl, records.jsonl, status.json) here "
+              "(default: ./hpcflow-runs/<app>-<time>-<pid>).")
 @click.option("--site", help="Site config (name or .toml path) for srun inside an allocation.")
+@click.option("--compat", type=click.Choice(["pycompss"]),
+              help="Run an unmodified app of another model (its imports map onto hpcflow).")
 def run(app: str, args: tuple[str, ...], workers: int | None, cpus: int | None,
-        memory: float | None, quiet: bool, run_dir: str | None, site: str | None) -> None:
+        memory: float | None, quiet: bool, run_dir: str | None, site: str | None,
+        compat: str | None) -> None:
     """Run APP (a Python script) with its tasks in parallel: APP [-- ARGS].
 
     Inside a multi-node Slurm allocation the tasks run across its nodes."""
     from hpcflow.runtime.launch import RunOptions
     from hpcflow.runtime.launch import run as run_app
 
-    options = RunOptions(workers, cpus, memory, quiet, run_dir, site)
+    options = RunOptions(workers, cpus, memory, quiet, run_dir, site, compat)
     sys.exit(run_app(app, list(args), options))
 
 
@@ -74,9 +78,10 @@ def submit(app: str, args: tuple[str, ...], **options: object) -> None:
 
 
 @main.command()
-@click.argument("job_id", metavar="[JOBID]", required=False)
+@click.argument("job_id", metavar="[JOBID|RUN_DIR]", required=False)
 def status(job_id: str | None) -> None:
-    """Your hpcflow jobs in the queue, or the state of job JOBID."""
+    """Your hpcflow jobs in the queue, or the state of job JOBID (tasks per state and per
+    node while it runs), or of the run in RUN_DIR."""
     from hpcflow.runtime.submit import show_status
 
     sys.exit(show_status(job_id))
@@ -99,3 +104,56 @@ def logs(job_id: str, follow: bool) -> None:
     from hpcflow.runtime.submit import show_logs
 
     sys.exit(show_logs(job_id, follow))
+
+
+_RUN = click.argument("run", metavar="[RUN]", required=False)
+_RUN_HELP = ("RUN is a run directory, a Slurm job id or a run's name under ./hpcflow-runs "
+             "(default: the newest run there).")
+
+
+@main.command(epilog=_RUN_HELP)
+@_RUN
+@click.option("-o", "--output", metavar="FILE",
+              help="graph.svg (default, in the run directory), .png, .pdf or .dot.")
+@click.option("--max-nodes", type=click.IntRange(min=1), default=150, show_default=True,
+              help="Above this many tasks, draw one node per function.")
+def graph(run: str | None, output: str | None, max_nodes: int) -> None:
+    """Draw the task graph of RUN with Graphviz: tasks coloured by function and state,
+    edges labelled by the data they carry."""
+    from hpcflow.runtime.artifacts import write_graph
+
+    click.echo(write_graph(run, output, max_nodes))
+
+
+@main.command(epilog=_RUN_HELP)
+@_RUN
+@click.option("-o", "--output", metavar="FILE", help="Default: trace.json in the run directory.")
+def trace(run: str | None, output: str | None) -> None:
+    """Write RUN as a Chrome/Perfetto trace (open it in ui.perfetto.dev): a track per node
+    and worker, arrows for dependencies."""
+    from hpcflow.runtime.artifacts import write_trace
+
+    click.echo(write_trace(run, output))
+
+
+@main.command(epilog=_RUN_HELP)
+@_RUN
+@click.option("-o", "--output", metavar="FILE", help="Default: report.html in the run directory.")
+def report(run: str | None, output: str | None) -> None:
+    """Write a self-contained HTML report of RUN: timeline, per-function statistics,
+    utilisation over time and the critical path."""
+    from hpcflow.runtime.artifacts import write_report
+
+    click.echo(write_report(run, output))
+
+
+@main.command(epilog=_RUN_HELP)
+@_RUN
+@click.option("-o", "--output", metavar="PATH",
+              help="File or directory (default: ro-crate-metadata.json in the run directory).")
+def provenance(run: str | None, output: str | None) -> None:
+    """Write RUN's provenance as a Workflow Run RO-Crate (ro-crate-metadata.json): app,
+    arguments, input and output files with sha256, every task, software versions."""
+    from hpcflow.runtime.artifacts import write_provenance
+
+    click.echo(write_provenance(run, output))

@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from hpcflow.config.site import load_site_config
 from hpcflow.errors import UsageError
@@ -14,6 +15,7 @@ from hpcflow.runtime import context
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.records import write_records
+from hpcflow.runtime.rundir import default_run_dir, imported_modules, software_versions
 from hpcflow.runtime.session import Session, local_session
 from hpcflow.runtime.steps import StepSettings
 from hpcflow.slurm.allocation import Allocation
@@ -40,6 +42,9 @@ def run(app: str, args: Sequence[str], options: RunOptions,
     """Run ``app``: distributed inside a multi-node Slurm step or allocation, else local."""
     env = os.environ if env is None else env
     path = check_app(app)
+    if not options.run_dir:
+        options = replace(options, run_dir=default_run_dir(path, datetime.now(), os.getpid(),
+                                                           os.getcwd()))
     allocation = Allocation.from_env(env)
     tasks = _step_tasks(env)
     if allocation is not None and allocation.in_step and tasks > 1:
@@ -111,6 +116,7 @@ def _option_args(options: RunOptions) -> list[str]:
 def _event_log(options: RunOptions) -> EventLog | None:
     if not options.run_dir:
         return None
+    os.makedirs(options.run_dir, mode=0o700, exist_ok=True)
     return EventLog(os.path.join(options.run_dir, "events.jsonl")).open()
 
 
@@ -121,18 +127,21 @@ def _progress(options: RunOptions) -> bool:
 def finish(session: Session, path: str, args: Sequence[str], options: RunOptions) -> int:
     """Run the app under ``session``, close it, record and report; the exit status."""
     events = session.master.events
-    events.emit("run_started", app=path, args=list(args), pid=os.getpid())
+    events.emit("run_started", app=path, args=list(args), pid=os.getpid(),
+                software=software_versions())
     with context.installed(session.master):
         outcome = run_app(path, args)
     session.close()
     fatal = session.master.fatal
     if outcome.status == 0 and fatal is not None:
         outcome = AppOutcome(1, str(fatal), fatal.remote_traceback)
-    events.emit("run_finished", status=outcome.status, message=outcome.message)
+    events.emit("run_finished", status=outcome.status, message=outcome.message,
+                modules=imported_modules())
     events.close()
     if options.run_dir:
         write_records(options.run_dir, session.master, outcome.status, outcome.message)
     if not options.quiet:
-        sys.stderr.write(session.summary() + "\n")
+        where = f"\nrun directory {options.run_dir}" if options.run_dir else ""
+        sys.stderr.write(session.summary() + where + "\n")
     report(outcome)
     return outcome.status

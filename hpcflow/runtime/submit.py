@@ -33,6 +33,7 @@ from hpcflow.config.site import (
 )
 from hpcflow.errors import UsageError
 from hpcflow.runtime.app import check_app
+from hpcflow.runtime.live import EVENTS_FILE, ProgressTails, run_status_lines
 from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.follow import FileTail, follow
 from hpcflow.slurm.parse import JobInfo, JobState
@@ -312,10 +313,14 @@ def log_paths(run_dir: Path, job_id: str) -> tuple[Path, Path]:
     return run_dir / f"slurm-{job_id}.out", run_dir / f"slurm-{job_id}.err"
 
 
-def follow_job(ctx: Context, job_id: str, run_dir: Path) -> JobInfo | None:
-    """Stream the job's .out/.err to ctx.out/ctx.err until it is final; its last JobInfo."""
+def follow_job(ctx: Context, job_id: str, run_dir: Path,
+               progress: bool = False) -> JobInfo | None:
+    """Stream the job's .out/.err to ctx.out/ctx.err until it is final; its last JobInfo.
+    With ``progress``, a live line of task counts (from the event log) on ctx.err."""
     out_path, err_path = log_paths(run_dir, job_id)
-    tails = (FileTail(out_path, ctx.out), FileTail(err_path, ctx.err))
+    tails: Sequence[Any] = (FileTail(out_path, ctx.out), FileTail(err_path, ctx.err))
+    if progress:
+        tails = (ProgressTails(run_dir / EVENTS_FILE, ctx.err, tails),)
     return follow(ctx.client, job_id, tails, poll=ctx.poll, sleep=ctx.sleep)
 
 
@@ -331,7 +336,7 @@ def read_status(run_dir: Path) -> dict[str, Any] | None:
 def wait_for_job(ctx: Context, job_id: str, run_dir: Path) -> int:
     """Follow the job to its end; the app's exit status (status.json, else Slurm's)."""
     try:
-        info = follow_job(ctx, job_id, run_dir)
+        info = follow_job(ctx, job_id, run_dir, progress=ctx.err.isatty())
     except KeyboardInterrupt:
         ctx.err.write(f"hpcflow: stopped waiting; job {job_id} goes on "
                       f"(hpcflow cancel {job_id} stops it)\n")
@@ -382,13 +387,18 @@ def show_status(job_id: str | None, ctx: Context | None = None) -> int:
     ctx = ctx or Context.from_process()
     if job_id is None:
         return _list_jobs(ctx)
+    if (ctx.cwd / job_id).is_dir():  # a run directory, e.g. of a local run
+        lines = run_status_lines(ctx.cwd / job_id)
+        ctx.out.write("".join(f"{line}\n" for line in lines) or f"no events in {job_id}\n")
+        return 0
     job_id = check_job_id(job_id)
     info = ctx.client.job_info(job_id) or ctx.client.accounting_info(job_id)
     run_dir = find_run_dir(ctx, job_id, info)
     if info is None and run_dir is None:
         raise UsageError(f"job {job_id} is unknown to Slurm and has no run directory here")
     doc = read_status(run_dir) if run_dir else None
-    for line in status_lines(job_id, info, run_dir, doc):
+    live = run_status_lines(run_dir) if run_dir else []
+    for line in status_lines(job_id, info, run_dir, doc) + live:
         ctx.out.write(line + "\n")
     return 0
 

@@ -14,8 +14,11 @@ ALLOWED = {
     "slurm": {"errors", "slurm"},
     "config": {"errors", "config"},
     "agents": {"errors", "graph", "scheduler", "agents", "slurm", "config"},
-    "runtime": {"errors", "graph", "scheduler", "agents", "runtime", "slurm", "config"},
-    "api": {"errors", "graph", "scheduler", "agents", "runtime", "api", "slurm", "config"},
+    "observe": {"errors", "observe"},
+    "runtime": {"errors", "graph", "scheduler", "agents", "runtime", "slurm", "config",
+                "observe"},
+    "api": {"errors", "graph", "scheduler", "agents", "runtime", "api", "slurm", "config",
+            "observe"},
 }
 
 
