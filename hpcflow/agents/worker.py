@@ -158,6 +158,7 @@ def _failure(assignment: Assignment, started: float, exc: BaseException,
 
 def _prepare_files(preps: tuple[FilePrep, ...]) -> None:
     for prep in preps:
+        os.makedirs(os.path.dirname(prep.target) or ".", exist_ok=True)
         _remove(prep.target)
         if prep.source is None or not os.path.exists(prep.source):
             continue

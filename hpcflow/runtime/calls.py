@@ -149,8 +149,8 @@ class _Builder:
         self.file_modes[key] = Mode.INOUT if key in self.file_modes else mode
         if not mode.writes:
             return os.fspath(value)
-        head, tail = os.path.split(path)
-        temp = os.path.join(head, f".{tail}.hpcflow-{self.task_id}.part")
+        head, tail = os.path.split(path)  # private, but ending with the original name
+        temp = os.path.join(head, f".{tail}.hpcflow-{self.task_id}.part", tail)
         directory = kind is Kind.DIRECTORY
         self.files.append(FileOutput(key, path, temp, directory))
         self.preps.append(FilePrep(temp, path if mode.reads else None, directory))

@@ -1,4 +1,8 @@
-"""Committing file and directory outputs in place: atomic renames, never half-written."""
+"""Committing file and directory outputs in place: atomic renames, never half-written.
+
+A task writes an output ``dir/name`` as ``dir/.name.hpcflow-<id>.part/name``: private to
+the attempt, on the same file system, and still ending with the original name.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ def commit_output(temp: str, path: str, directory: bool) -> None:
     """Move a task's private output ``temp`` to ``path`` in one step."""
     if not directory:
         os.replace(temp, path)
+        _drop_private(temp)
         return
     trash = None
     if os.path.lexists(path):
@@ -18,6 +23,18 @@ def commit_output(temp: str, path: str, directory: bool) -> None:
     os.replace(temp, path)
     if trash is not None:
         shutil.rmtree(trash, ignore_errors=True)
+    _drop_private(temp)
+
+
+def _private_dir(temp: str) -> str | None:
+    parent = os.path.dirname(temp)
+    return parent if os.path.basename(parent).endswith(".part") else None
+
+
+def _drop_private(temp: str) -> None:
+    parent = _private_dir(temp)
+    if parent is not None:
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def commit_empty(temp: str, path: str, directory: bool) -> None:
@@ -37,6 +54,7 @@ def discard(temp: str) -> None:
         shutil.rmtree(temp, ignore_errors=True)
     elif os.path.lexists(temp):
         os.unlink(temp)
+    _drop_private(temp)
 
 
 def output_missing(temp: str, directory: bool) -> bool:

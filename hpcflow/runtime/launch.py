@@ -13,6 +13,7 @@ from hpcflow.config.site import load_site_config
 from hpcflow.errors import UsageError
 from hpcflow.runtime import context
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
+from hpcflow.runtime.compat import activate
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.records import write_records
 from hpcflow.runtime.rundir import default_run_dir, imported_modules, software_versions
@@ -32,6 +33,7 @@ class RunOptions:
     quiet: bool = False
     run_dir: str | None = None
     site: str | None = None
+    compat: str | None = None  # a compatibility package for the app, e.g. "pycompss"
 
 
 LocalOptions = RunOptions
@@ -42,6 +44,8 @@ def run(app: str, args: Sequence[str], options: RunOptions,
     """Run ``app``: distributed inside a multi-node Slurm step or allocation, else local."""
     env = os.environ if env is None else env
     path = check_app(app)
+    if options.compat:
+        activate(options.compat)  # before any task process starts: they inherit PYTHONPATH
     if not options.run_dir:
         options = replace(options, run_dir=default_run_dir(path, datetime.now(), os.getpid(),
                                                            os.getcwd()))
@@ -110,6 +114,8 @@ def _option_args(options: RunOptions) -> list[str]:
     argv = ["--quiet"] if options.quiet else []
     if options.run_dir:
         argv += ["--run-dir", options.run_dir]
+    if options.compat:
+        argv += ["--compat", options.compat]
     return argv
 
 

@@ -1,0 +1,1 @@
+"""``pycompss.api``: decorators and synchronisation, mapped onto hpcflow."""

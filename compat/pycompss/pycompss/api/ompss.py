@@ -1,0 +1,5 @@
+"""``@ompss``: hpcflow's launcher of the same name."""
+
+from hpcflow.api.launchers import ompss
+
+__all__ = ["ompss"]

@@ -1,0 +1,83 @@
+"""``pycompss.api.parameter``: directions as hpcflow directions, the ``{Type: ...}`` keys.
+
+Approximations: ``CONCURRENT``/``COMMUTATIVE`` are ``INOUT`` (correct, serialised);
+``IN_DELETE`` is ``IN``; ``DICTIONARY_*`` are the whole dict as one object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hpcflow.errors import UsageError
+from hpcflow.graph.spec import DIRECTIONS
+from hpcflow.graph.spec import Direction as _Direction
+
+IN = DIRECTIONS["IN"]
+OUT = DIRECTIONS["OUT"]
+INOUT = DIRECTIONS["INOUT"]
+CONCURRENT = INOUT
+COMMUTATIVE = INOUT
+IN_DELETE = IN
+
+FILE = FILE_IN = DIRECTIONS["FILE_IN"]
+FILE_OUT = DIRECTIONS["FILE_OUT"]
+FILE_INOUT = FILE_CONCURRENT = FILE_COMMUTATIVE = DIRECTIONS["FILE_INOUT"]
+FILE_IN_STDIN = DIRECTIONS["FILE_IN_STDIN"]
+FILE_OUT_STDOUT = DIRECTIONS["FILE_OUT_STDOUT"]
+FILE_OUT_STDERR = DIRECTIONS["FILE_OUT_STDERR"]
+FILE_INOUT_STDOUT = DIRECTIONS["FILE_INOUT_STDOUT"]
+FILE_INOUT_STDERR = DIRECTIONS["FILE_INOUT_STDERR"]
+
+DIRECTORY = DIRECTORY_IN = DIRECTIONS["DIRECTORY_IN"]
+DIRECTORY_OUT = DIRECTIONS["DIRECTORY_OUT"]
+DIRECTORY_INOUT = DIRECTIONS["DIRECTORY_INOUT"]
+
+COLLECTION = COLLECTION_IN = COLLECTION_IN_DELETE = DIRECTIONS["COLLECTION_IN"]
+COLLECTION_OUT = DIRECTIONS["COLLECTION_OUT"]
+COLLECTION_INOUT = DIRECTIONS["COLLECTION_INOUT"]
+
+DICTIONARY = DICTIONARY_IN = DICTIONARY_IN_DELETE = IN
+DICTIONARY_OUT = OUT
+DICTIONARY_INOUT = INOUT
+
+STDIN, STDOUT, STDERR = "stdin", "stdout", "stderr"
+
+Type = "type"
+Direction = "direction"
+StdIOStream = "stdiostream"
+Prefix = "prefix"
+Depth = "depth"
+Weight = "weight"
+Keep_rename = "keep_rename"
+Cache = "cache"
+
+_IGNORED_KEYS = (Prefix, Weight, Keep_rename, Cache)
+
+
+def to_hpcflow(value: Any, where: str) -> Any:
+    """A direction, or a ``{Type: ..., Direction: ..., StdIOStream: ..., Depth: n}``
+    dictionary, as hpcflow takes it (``{"type": direction, "depth": n}``)."""
+    if not isinstance(value, Mapping):
+        return value
+    unknown = set(value) - {Type, Direction, StdIOStream, Depth, *_IGNORED_KEYS}
+    if unknown:
+        raise UsageError(f"unknown key(s) {sorted(unknown)} in the parameter of {where}")
+    base = value.get(Type, IN)
+    if not isinstance(base, _Direction):
+        base = IN  # a type such as INT or OBJECT: an object parameter
+    name = _combined(base, value.get(Direction), value.get(StdIOStream))
+    depth = value.get(Depth)
+    return DIRECTIONS[name] if depth is None else {"type": DIRECTIONS[name], "depth": depth}
+
+
+def _combined(base: _Direction, direction: Any, stream: Any) -> str:
+    name = base.name
+    if isinstance(direction, _Direction):
+        prefix = name[: -len(base.mode.name)]
+        name = prefix + direction.mode.name
+    if stream in (STDIN, STDOUT, STDERR):
+        name = f"{name}_{stream.upper()}"
+    if name not in DIRECTIONS:
+        raise UsageError(f"no direction {name} (from the parameter dictionary)")
+    return name

@@ -1,0 +1,1 @@
+"""``pycompss.functions``: helpers built from tasks."""

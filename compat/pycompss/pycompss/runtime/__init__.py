@@ -1,0 +1,1 @@
+"""``pycompss.runtime``: only what applications import from it."""
