@@ -130,3 +130,8 @@ def test_same_apps_run_sequentially_with_plain_python(tmp_path, name, args):
     parallel.pop("is_future", None)
     alone.pop("in_copy", None), parallel.pop("in_copy", None)  # in place: the task *is* a call
     assert alone == parallel
+
+
+def test_binary_tasks_with_streams_and_exit_value(tmp_path):
+    assert result(run_app("binary_app", cwd=tmp_path)) == {"text": "HELLO WORLD", "code": 3}
+    assert (tmp_path / "hello.txt").read_text() == "hello world\n"
