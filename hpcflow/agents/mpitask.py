@@ -1,6 +1,6 @@
 """``python -m hpcflow.agents.mpitask PAYLOAD RESULT``: one rank of a Python launched task.
 
-``PAYLOAD`` holds the pickled function, its arguments and the app directory. Each rank
+``PAYLOAD`` holds the pickled function, its arguments and the task process's sys.path. Each rank
 calls the function; rank 0 writes its pickled value to ``RESULT.0`` (every rank writes
 ``RESULT.<rank>`` when the task gathers all values). A rank that raises writes
 ``RESULT.error<rank>`` (rank, host, reason, traceback) and leaves at once with exit code
@@ -61,9 +61,7 @@ def run(payload_path: str, result: str, env: Mapping[str, str]) -> None:
     try:
         with open(payload_path, "rb") as fh:
             payload: dict[str, Any] = pickle.load(fh)
-        app_dir = payload.get("app_dir")
-        if app_dir and app_dir not in sys.path:
-            sys.path.insert(0, app_dir)
+        sys.path.extend(p for p in payload.get("path", []) if p not in sys.path)
         value = payload["func"](*payload["args"], **payload["kwargs"])
         if rank == 0 or payload.get("gather"):
             _write(f"{result}.{rank}", cloudpickle.dumps(value))

@@ -101,7 +101,7 @@ def run_step(launch: StepLaunch, func: Callable[..., Any], args: tuple[Any, ...]
     payload, result = f"{base}.payload", f"{base}.result"
     if launch.spec.python:
         _write(payload, cloudpickle.dumps({"func": func, "args": args, "kwargs": kwargs,
-                                           "app_dir": os.getcwd(), "gather": launch.gather}))
+                                           "path": list(sys.path), "gather": launch.gather}))
     argv = launch_argv(launch, program_argv(launch, values, payload, result))
     extra.update({"launcher": launch.launcher, "nodes": ",".join(launch.nodes),
                   "argv": shlex.join(argv)})

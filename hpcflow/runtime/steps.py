@@ -122,8 +122,7 @@ class StepPlanner:
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}") from None
         binary = None if launch.python else find_binary(launch, where)
-        per_node = gang.per_node * gang.cpus_per_task if gang.whole else gang.cores
-        constraints = dataclasses.replace(spec.constraints, computing_units=per_node)
+        constraints = dataclasses.replace(spec.constraints, computing_units=gang.cores)
         return Shape(gang, constraints, binary, gather=spec.returns_type == "list")
 
     def candidate(self, task_id: int, versions: Sequence[Constraints],

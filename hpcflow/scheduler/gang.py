@@ -20,7 +20,8 @@ class Gang:
     """What one launched task takes.
 
     ``nodes`` nodes with ``per_node`` ranks each (``ntasks`` in all) of ``cpus_per_task``
-    cores. ``whole``: it reserves those nodes entirely; otherwise ``cores`` cores on one.
+    cores. ``cores``: the cores it reserves on its one node, or, when ``whole`` (it takes
+    its nodes entirely), the cores each of its nodes must have.
     """
 
     nodes: int
@@ -68,7 +69,7 @@ def multinode_gang(computing_nodes: int, per_node: int | None,
     per = per_node or most
     if not oversubscribe:
         _check_fits(count * per, count, per, 1, nodes)
-    return Gang(count, count * per, per, 1, whole=True, cores=most)
+    return Gang(count, count * per, per, 1, whole=True, cores=min(per, most))
 
 
 def _check_fits(processes: int, count: int, per_node: int, cpus: int,

@@ -54,6 +54,7 @@ def test_local_runtime_oversubscribes_one_node():
 def test_multinode_and_serial():
     gang = multinode_gang(2, None, NODES)
     assert gang == Gang(2, 8, 4, 1, whole=True, cores=4)
+    assert multinode_gang(2, 1, NODES).cores == 1
     with pytest.raises(UsageError, match="needs 5 nodes"):
         multinode_gang(5, None, NODES)
     assert serial_gang(3) == Gang(1, 1, 1, 3, whole=False, cores=3)
