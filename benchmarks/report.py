@@ -9,11 +9,12 @@ import platform
 import statistics
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchmarks import workloads as wl
-from benchmarks.systems import REPO, System
+from benchmarks.results import embed
+from benchmarks.systems import REPO, SYSTEMS, System
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,20 @@ class Meta:
     sizes: wl.Sizes
     systems: list[System]
     workloads: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # environment() when the run began
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "started": self.started, "wall": self.wall,
+                "reps": self.reps, "quick": self.quick, "sizes": asdict(self.sizes),
+                "systems": [s.name for s in self.systems], "workloads": self.workloads,
+                "env": self.env}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Meta:
+        return cls(data["command"], data["started"], data["wall"], data["reps"],
+                   data["quick"], wl.Sizes(**data["sizes"]),
+                   [SYSTEMS[name] for name in data["systems"]], data["workloads"],
+                   data["env"])
 
 
 # -- formatting -----------------------------------------------------------------------------
@@ -137,6 +152,16 @@ def version(package: str) -> str:
         return "not installed"
 
 
+def environment() -> dict[str, str]:
+    """Machine and versions, taken when the run begins."""
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    versions = [f"Python {platform.python_version()}", f"hpcflow {git_sha()}"]
+    versions += [f"{p} {version(p)}" for p in PEER_VERSIONS]
+    return {"machine": f"{cpu_model()}, {os.cpu_count()} cores ({affinity} usable), "
+                       f"{memory_gib():.0f} GiB RAM, {platform.system()} {platform.release()}",
+            "versions": ", ".join(versions), "python": sys.executable}
+
+
 # -- targets ----------------------------------------------------------------------------------
 def targets(results: Any) -> list[tuple[str, str, str]]:
     """(target, measured, verdict) for each target of the issue."""
@@ -189,8 +214,10 @@ def targets(results: Any) -> list[tuple[str, str, str]]:
         if metric == "w6_mem" and m("hpcflow", "w1_rss") is not None:
             note = (" (graph and ledgers only; the whole master grew "
                     f"{num(m('hpcflow', 'w1_rss') / 1024)} KiB per task in W1)")
-        check(target, None if value is None else ok(value),
-              f"hpcflow {_maybe(value)} {unit}{note}")
+        if value is None:
+            check(target, None, "hpcflow not measured")
+        else:
+            check(target, ok(value), f"hpcflow {num(value)} {unit}{note}")
     return rows
 
 
@@ -227,19 +254,16 @@ def render(results: Any, meta: Meta) -> str:
     add("")
     add(f"- **Date**: {when:%Y-%m-%d %H:%M} UTC; the suite took {meta.wall / 60:.1f} min.")
     add(f"- **Command**: `{meta.command}`")
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    add(f"- **Machine**: {cpu_model()}, {os.cpu_count()} cores ({affinity} usable), "
-        f"{memory_gib():.0f} GiB RAM, {platform.system()} {platform.release()}.")
+    env = meta.env or environment()
+    add(f"- **Machine**: {env['machine']}.")
     if results.background:
         bg = results.background
         busy = sum(1 for b in bg if b > 10.0)
-        add(f"- **Background load** (CPU busy in 0.25 s sampled before each of {len(bg)} "
+        add(f"- **Background load** (CPU busy in 0.1 s sampled before each of {len(bg)} "
             f"launches, while the suite ran nothing): median {statistics.median(bg):.0f}%, "
             f"max {max(bg):.0f}%; {busy} sample(s) above 10%"
             + (" - other processes shared the machine, expect noise." if busy else "."))
-    versions = [f"Python {platform.python_version()}", f"hpcflow {git_sha()}"]
-    versions += [f"{p} {version(p)}" for p in PEER_VERSIONS]
-    add("- **Versions**: " + ", ".join(versions) + ".")
+    add(f"- **Versions**: {env['versions']}.")
     if results.hpcflow_from:
         add("- **hpcflow measured**: the package in " + ", ".join(
             f"`{p}`" for p in sorted(results.hpcflow_from)) + " (as imported by the apps).")
@@ -260,6 +284,9 @@ def render(results: Any, meta: Meta) -> str:
                 row.append(results.unavailable[name].split(" (")[0])
             elif metric.workload == "w6" and name != "hpcflow":
                 row.append("n/a")
+            elif (name, metric.key) in results.stopped:
+                limit = results.stopped[(name, metric.key)]
+                row.append(f"> {num(limit)} (stopped at the limit, n=1)")
             else:
                 row.append(cell(results.values.get((name, metric.key), []), meta.reps,
                                 results.failures.get((name, metric.workload))))
@@ -273,12 +300,16 @@ def render(results: Any, meta: Meta) -> str:
     if capped:
         add("- Fewer reps for slow peers (to keep the suite near 15 min): "
             + "; ".join(capped) + ".")
+    for (name, workload), limit in results.stopped.items():
+        add(f"- {labels.get(name, name)} {workload.upper()} was stopped after {limit:.0f} s "
+            "(a known-slow cell, kept short to bound the suite): its figure is a lower bound.")
     add("")
     _ratios(lines, results, meta, names, labels)
     _extras(lines, results, meta)
     _targets(lines, results, meta)
     _reproduce(lines, meta)
     _method(lines, meta)
+    add(embed({"meta": meta.to_dict(), "results": results.to_dict()}))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -302,8 +333,12 @@ def _ratios(lines: list[str], results: Any, meta: Meta, names: list[str],
         row = [metric.label.format(**asdict(meta.sizes))]
         for peer in peers:
             theirs = median(results, peer, metric.key)
-            row.append("—" if ours is None or theirs is None
-                       else ratio_text(advantage(metric, ours, theirs)))
+            bound = results.stopped.get((peer, metric.key))
+            if ours is not None and theirs is None and bound is not None:
+                row.append("> " + ratio_text(advantage(metric, ours, bound)))
+            else:
+                row.append("—" if ours is None or theirs is None
+                           else ratio_text(advantage(metric, ours, theirs)))
         add("| " + " | ".join(row) + " |")
     add("")
 
@@ -357,6 +392,40 @@ def _targets(lines: list[str], results: Any, meta: Meta) -> None:
     if met:
         add("Met: " + "; ".join(met) + ".")
         add("")
+    notes = observations(results, meta)
+    if notes:
+        add("Also measured:")
+        add("")
+        lines.extend(f"- {note}" for note in notes)
+        add("")
+
+
+def observations(results: Any, meta: Meta) -> list[str]:
+    """Facts the targets do not cover, stated only when the numbers show them."""
+    notes = []
+    grew = median(results, "hpcflow", "w3_rss")
+    if grew is not None:
+        produced = 2 * meta.sizes.w3_leaves - 1
+        notes.append(f"W3: the hpcflow master's resident memory grew by {num(grew)} MiB for "
+                     f"{produced:,} task results of 1 MiB each ({grew / produced:.2f} MiB per "
+                     "result)" + ("; results stay in the master after their last reader has "
+                                  "finished." if grew > 0.5 * produced else "."))
+    per_task = median(results, "hpcflow", "w1_rss")
+    if per_task is not None:
+        notes.append(f"W1: the hpcflow master grew by {num(per_task)} bytes per finished "
+                     "no-op task.")
+    for info in results.w6_info[:1]:
+        if not info["complete"]:
+            notes.append(f"W6 did not finish within its {info['loop_s']:.0f} s budget on "
+                         f"{info['nodes']:,} nodes: {info['placed']:,} of {info['tasks']:,} "
+                         "tasks placed, so its rate is that of the start of the run.")
+    walls = [(s.label, median(results, s.name, "w5_first")) for s in meta.systems]
+    walls = [(label, v) for label, v in walls if v is not None]
+    if len(walls) > 1:
+        fastest = min(walls, key=lambda item: item[1])
+        notes.append(f"W5: the fastest start to a first task is {fastest[0]}'s "
+                     f"({num(fastest[1])} ms).")
+    return notes
 
 
 def _reproduce(lines: list[str], meta: Meta) -> None:
@@ -385,8 +454,10 @@ def _method(lines: list[str], meta: Meta) -> None:
     add("## Method")
     add("")
     add("Same task bodies for every system (`benchmarks/workloads.py`), 2 workers each, one "
-        "subprocess per measurement with a time-out; a system that is not installed, fails "
-        "or times out is reported in its cell.")
+        "submit call per task (no map or batching API), one subprocess per measurement "
+        "with a time-out; a system that is not installed, fails or times out is reported "
+        "in its cell. Bytecode caches are written beforehand for hpcflow and the suite, as "
+        "pip wrote them for the peers.")
     add("")
     sz = meta.sizes
     ideal = sz.w4_tasks * sz.w4_sleep / wl.WORKERS
@@ -424,6 +495,5 @@ def _method(lines: list[str], meta: Meta) -> None:
         add(f"| {system.label} | {system.description} | `{system.launch}` |")
     add("")
     add("Versions of everything in the interpreter: `pip list`; this report lists those "
-        "that matter. `sys.executable` was `" + sys.executable + "`.")
+        "that matter. The interpreter was `" + (meta.env or environment())["python"] + "`.")
     add("")
-    add("<!-- sizes: " + str(asdict(meta.sizes)) + " -->")

@@ -22,12 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import report
 from benchmarks import workloads as wl
+from benchmarks.results import Results, extract
 from benchmarks.systems import REPO, SYSTEMS, System
 
 TIMED = ("w1", "w2", "w4", "w3")  # the order within a grouped process: the heaviest last
@@ -35,24 +35,7 @@ ALL_WORKLOADS = ("w1", "w2", "w3", "w4", "w5", "w6")
 TIMEOUTS_FULL = {"w1": 240.0, "w2": 120.0, "w3": 420.0, "w4": 120.0, "w5": 120.0}
 TIMEOUTS_QUICK = {"w1": 60.0, "w2": 60.0, "w3": 60.0, "w4": 60.0, "w5": 60.0}
 STARTUP_ALLOWANCE = 90.0  # per process, on top of the workloads' own time-outs
-
-
-@dataclass
-class Results:
-    """Every measured value, by (system, metric); failures by (system, workload)."""
-
-    values: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
-    failures: dict[tuple[str, str], str] = field(default_factory=dict)
-    unavailable: dict[str, str] = field(default_factory=dict)
-    w6_info: list[dict[str, float]] = field(default_factory=list)
-    hpcflow_from: set[str] = field(default_factory=set)  # where the apps imported it from
-    background: list[float] = field(default_factory=list)  # % CPU busy before each launch
-
-    def add(self, system: str, metric: str, value: float) -> None:
-        self.values[(system, metric)].append(float(value))
-
-    def failed(self, system: str, workload: str) -> bool:
-        return (system, workload) in self.failures
+LIMIT_ALLOWANCE = 20.0  # start-up and warm-up allowed on top of a System.limits entry
 
 
 @dataclass(frozen=True)
@@ -81,7 +64,7 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def busy_percent(seconds: float = 0.25) -> float:
+def busy_percent(seconds: float = 0.1) -> float:
     """How busy every CPU of the machine is over ``seconds`` (from /proc/stat; -1 if not
     readable). Sampled while the suite runs nothing, it is other people's load."""
     def sample() -> tuple[int, int]:
@@ -166,6 +149,9 @@ class Suite:
                 todo = [w for w in timed if rep < self.reps_for(system, w)
                         and not self.results.failed(system.name, w)]
                 batches = [todo] if system.grouped else [[w] for w in todo]
+                if system.grouped:  # a workload with a limit runs on its own
+                    batches = [[w for w in todo if w not in system.limits]] + \
+                        [[w] for w in todo if w in system.limits]
                 for batch in batches:
                     if batch:
                         self.timed_batch(system, batch, rep)
@@ -182,8 +168,17 @@ class Suite:
         return self.results
 
     def timed_batch(self, system: System, batch: list[str], rep: int) -> None:
-        timeout = sum(self.timeouts[w] for w in batch) + STARTUP_ALLOWANCE
+        limit = system.limits.get(batch[0]) if len(batch) == 1 and not self.quick else None
+        if limit is not None:  # a known-slow cell: stop it, report a lower bound
+            timeout = limit + LIMIT_ALLOWANCE
+        else:
+            timeout = sum(self.timeouts[w] for w in batch) + STARTUP_ALLOWANCE
         outcome = launch(system.argv(batch, self.sizes.to_json()), timeout)
+        if limit is not None and outcome.returncode is None:
+            self.results.stopped[(system.name, batch[0])] = limit
+            self.results.failures[(system.name, batch[0])] = f"stopped at {limit:.0f} s"
+            log(f"{system.name} {batch[0]} rep {rep + 1}: stopped after > {limit:.0f} s")
+            return
         seen = set()
         for result in wl.parse_results(outcome.stdout):
             workload = result["workload"]
@@ -256,6 +251,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="the Markdown report to write")
     parser.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
                         help="comma-separated subset of " + ",".join(ALL_WORKLOADS))
+    parser.add_argument("--from-report", metavar="MD",
+                        help="measure nothing: re-render the raw results kept in report MD "
+                             "(after a change of the report's layout) into --out")
     args = parser.parse_args(argv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in args.systems if s not in SYSTEMS]
@@ -273,14 +271,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
-    command = " ".join(["python -m benchmarks.run", *map(shlex.quote, argv)])
-    systems = [SYSTEMS[name] for name in args.systems]
-    started = time.time()
-    suite = Suite(systems, args.workloads, args.reps, args.quick)
-    results = suite.run()
-    meta = report.Meta(command=command, started=started, wall=time.time() - started,
-                       reps=args.reps, quick=args.quick, sizes=suite.sizes,
-                       systems=systems, workloads=args.workloads)
+    if args.from_report:
+        raw = extract(Path(args.from_report).read_text(encoding="utf-8"))
+        results, meta = Results.from_dict(raw["results"]), report.Meta.from_dict(raw["meta"])
+    else:
+        command = " ".join(["python -m benchmarks.run", *map(shlex.quote, argv)])
+        systems = [SYSTEMS[name] for name in args.systems]
+        env = report.environment()
+        started = time.time()
+        suite = Suite(systems, args.workloads, args.reps, args.quick)
+        results = suite.run()
+        meta = report.Meta(command=command, started=started, wall=time.time() - started,
+                           reps=args.reps, quick=args.quick, sizes=suite.sizes,
+                           systems=systems, workloads=args.workloads, env=env)
     text = report.render(results, meta)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

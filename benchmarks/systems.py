@@ -39,6 +39,7 @@ class System:
     mpi: bool = False
     grouped: bool = False  # W1-W4 of one rep share one process (expensive start-up)
     max_reps: dict[str, int] = field(default_factory=dict)  # workload -> cap (full run)
+    limits: dict[str, float] = field(default_factory=dict)  # workload -> stop after (s)
 
     def missing(self) -> str:
         """Why this system cannot run here ('' when it can)."""
@@ -83,14 +84,16 @@ SYSTEMS: dict[str, System] = {s.name: s for s in (
     System("dask", "Dask distributed",
            "`LocalCluster(n_workers=2, threads_per_worker=1, processes=True)` + `Client`",
            "python -m benchmarks.peer_dask W1,W2,W4,W3 SIZES",
-           ("dask", "distributed"), ("dask", "distributed"), grouped=True),
+           ("dask", "distributed"), ("dask", "distributed"), grouped=True,
+           max_reps={"w1": 2}),
     System("parsl", "Parsl HTEX",
            "`HighThroughputExecutor(max_workers_per_node=2)`, `LocalProvider` (1 block)",
            "python -m benchmarks.peer_parsl W1,W2,W4,W3 SIZES",
-           ("parsl",), ("parsl",), grouped=True, max_reps={"w3": 1}),
+           ("parsl",), ("parsl",), grouped=True, max_reps={"w1": 2, "w3": 1}),
     System("mpi4py-futures", "mpi4py.futures", "`MPIPoolExecutor` on 2 worker ranks",
            "mpiexec -n 3 python -m mpi4py.futures -m benchmarks.peer_mpi4py_futures W SIZES",
-           ("mpi4py",), ("mpi4py", "mpich"), mpi=True, max_reps={"w3": 1}),
+           ("mpi4py",), ("mpi4py", "mpich"), mpi=True, max_reps={"w3": 1},
+           limits={"w3": 90.0}),
     System("raw-mpi", "raw mpi4py", "master/worker send/recv loop, 2 tasks in flight per "
            "worker (the practical limit)",
            "mpiexec -n 3 python -m benchmarks.peer_raw_mpi W SIZES",

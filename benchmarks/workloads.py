@@ -29,7 +29,7 @@ class Sizes:
     w4_sleep: float = 0.05
     w6_tasks: int = 1_000_000
     w6_nodes: int = 10_000
-    w6_budget: float = 20.0  # seconds of scheduling loop before the measurement stops
+    w6_budget: float = 10.0  # seconds of scheduling loop before the measurement stops
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -41,7 +41,7 @@ class Sizes:
 
 FULL = Sizes()
 QUICK = Sizes(w1_tasks=1_000, w2_hops=200, w3_leaves=64, w4_tasks=40, w6_tasks=100_000,
-              w6_nodes=1_000, w6_budget=10.0)
+              w6_nodes=1_000, w6_budget=5.0)
 WORKERS = 2
 
 
