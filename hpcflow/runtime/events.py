@@ -17,13 +17,14 @@ class EventLog:
     def __init__(self, path: str | None = None) -> None:
         self.path = path
         self._fh: IO[str] | None = None
-        self._lock = threading.Lock()
-        self._flushed = 0.0
+        self._cond = threading.Condition()
+        self._dirty = False
 
     def open(self) -> EventLog:
         if self.path is not None and self._fh is None:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             self._fh = open(self.path, "a", encoding="utf-8")
+            threading.Thread(target=self._flusher, name="hpcflow-events", daemon=True).start()
         return self
 
     def emit(self, event: str, **fields: Any) -> None:
@@ -32,20 +33,34 @@ class EventLog:
             return
         line = json.dumps({"t": round(time.time(), 6), "event": event, **fields},
                           default=str)
-        with self._lock:
+        with self._cond:
             if self._fh is None:
                 return
             self._fh.write(line + "\n")
-            now = time.monotonic()
-            if now - self._flushed >= FLUSH_EVERY:
-                self._fh.flush()
-                self._flushed = now
+            if not self._dirty:
+                self._dirty = True
+                self._cond.notify()
+
+    def _flusher(self) -> None:
+        """Flush FLUSH_EVERY after the first unflushed event, also when no more come."""
+        while True:
+            with self._cond:
+                while not self._dirty and self._fh is not None:
+                    self._cond.wait()
+                if self._fh is None:
+                    return
+            time.sleep(FLUSH_EVERY)  # let a burst of events share one write
+            with self._cond:
+                if self._fh is not None:
+                    self._fh.flush()
+                self._dirty = False
 
     def close(self) -> None:
-        with self._lock:
+        with self._cond:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
+            self._cond.notify_all()
 
 
 def read_events(path: str) -> list[dict[str, Any]]:

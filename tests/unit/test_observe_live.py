@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from observe_events import chain_run
 from hpcflow.errors import UsageError
 from hpcflow.runtime import submit as sub
 from hpcflow.runtime.artifacts import resolve_run
+from hpcflow.runtime.events import FLUSH_EVERY, EventLog, read_events
 from hpcflow.runtime.live import EventTail, ProgressTails
 from hpcflow.runtime.rundir import RUNS_DIR, default_run_dir, imported_modules
 from hpcflow.slurm.client import SlurmClient
@@ -161,3 +163,18 @@ def test_default_run_dir():
 def test_imported_modules_leave_out_the_standard_library():
     assert imported_modules(["os.path", "numpy.linalg", "_private", "json", "click"]) == [
         "click", "numpy"]
+
+
+def test_an_event_reaches_the_file_within_the_flush_interval_without_more_events(tmp_path):
+    log = EventLog(str(tmp_path / "events.jsonl")).open()
+    try:
+        log.emit("submitted", task=1)
+        log.emit("submitted", task=2)  # a burst, then silence (a long task runs)
+        deadline = time.monotonic() + 5 * FLUSH_EVERY
+        while len(read_events(str(tmp_path / "events.jsonl"))) < 2:
+            assert time.monotonic() < deadline, "the events were not flushed"
+            time.sleep(FLUSH_EVERY / 10)
+        assert [e["task"] for e in read_events(str(tmp_path / "events.jsonl"))] == [1, 2]
+    finally:
+        log.close()
+    log.emit("lost")  # after close: nothing, no error
