@@ -47,10 +47,10 @@ def program_argv(launch: StepLaunch, values: Mapping[str, Any], payload: str = "
     """What each rank runs: the binary and its filled arguments, or the Python runner."""
     if launch.spec.python:
         return [sys.executable, "-m", "hpcflow.agents.mpitask", payload, result]
-    binary = launch.binary_path or launch.spec.binary or ""
+    binary = [launch.binary_path or launch.spec.binary or "", *launch.spec.binary_args]
     if launch.spec.args is None:
-        return [binary, *default_argv(launch.params, values, launch.spec.streams)]
-    return [binary, *fill_template(launch.spec.args, values)]
+        return [*binary, *default_argv(launch.params, values, launch.spec.streams)]
+    return [*binary, *fill_template(launch.spec.args, values)]
 
 
 def launch_argv(launch: StepLaunch, program: list[str]) -> list[str]:
@@ -139,7 +139,8 @@ def _run(launch: StepLaunch, argv: list[str], values: Mapping[str, Any],
 def _working_dir(launch: StepLaunch, values: Mapping[str, Any]) -> str | None:
     if not launch.spec.working_dir:
         return None
-    path = os.path.expanduser(fill_template(launch.spec.working_dir, values)[0])
+    path = os.path.expandvars(os.path.expanduser(fill_template(launch.spec.working_dir,
+                                                               values)[0]))
     os.makedirs(path, exist_ok=True)
     return path
 

@@ -4,22 +4,31 @@ Each records a frozen :class:`~hpcflow.graph.launch.LaunchSpec` on the task's sp
 ``@constraint`` it may sit above ``@task`` or below it, and combines with ``@constraint``
 (cores per process or threads) and ``@implement``.
 
-- ``@binary(binary="app", args="-i {infile} -n {n}")``: the function body is not run.
-  ``{name}`` placeholders take the parameters' values (FILE parameters as paths; a list
-  placeholder standing alone becomes several arguments); without ``args`` every
-  parameter is passed in order. ``stdin=``/``stdout=``/``stderr=`` name the FILE
-  parameter bound to that stream (or declare it ``FILE_OUT_STDOUT`` & co. in ``@task``).
-  ``returns=int`` gives the exit value; with ``fail_by_exit_value=True`` (default) a
-  non-zero exit value is a task failure (its code and the tail of stderr as the reason).
-- ``@mpi(binary=..., processes=P, processes_per_node=Q, runner="srun")``: P ranks. Without
-  ``binary`` the Python function itself runs on every rank (use mpi4py inside) and the
-  task returns rank 0's value; with ``returns=list`` it returns every rank's value, in
-  rank order.
+- ``@binary(binary="app", args="-i {infile} -n {n}")``: the function body is not run;
+  ``binary`` may carry fixed arguments (``"Rscript --vanilla run.R"``) and ``$VARS``.
+  ``{name}`` placeholders (or PyCOMPSs' ``{{name}}``) take the parameters' values: FILE
+  parameters as paths, a list placeholder standing alone as several arguments, each value
+  one argument (no shell). Without ``args`` every parameter is passed in order.
+  ``stdin=``/``stdout=``/``stderr=`` name the FILE parameter bound to that stream (or
+  declare it ``FILE_OUT_STDOUT`` & co. in ``@task``); other output goes to
+  ``<run dir>/steps/<task>-<id>.<attempt>.out|.err``. ``returns=int`` gives the exit
+  value; with ``fail_by_exit_value=True`` (default) a non-zero exit value is a task
+  failure whose reason holds the code and the tail of stderr.
+- ``@mpi(binary=..., processes=P, processes_per_node=Q, runner="srun")``: P ranks of
+  ``computing_units`` cores each, on ceil(P/Q) nodes (without Q: as few nodes as hold
+  them). Without ``binary`` the Python function itself runs on every rank (use mpi4py
+  inside): the task returns rank 0's value, or every rank's value in rank order with
+  ``returns=list``. Under Slurm each call is a nested ``srun`` step on nodes reserved for
+  it (whole nodes when it spans several), whatever the ``runner``; locally it runs under
+  ``mpiexec -n P`` (``mpirun`` with ``runner="mpirun"``), or, with no MPI launcher, as P
+  plain processes that each see a world of size 1.
 - ``@ompss(binary=...)``: a threaded binary on one node with ``computing_units`` threads
   (``OMP_NUM_THREADS`` and ``NX_ARGS=--smp-workers=N`` set).
 - ``@multinode(computing_nodes=K, processes_per_node=Q)``: the Python function runs once,
-  owning K whole nodes; ``HPCFLOW_NODES`` and Slurm-like variables (``SLURM_NODELIST``,
-  ``SLURM_NNODES``, ``SLURM_TASKS_PER_NODE`` ...) describe them.
+  on the first of K whole nodes it owns; ``HPCFLOW_NODES`` and Slurm-like variables
+  (``SLURM_NODELIST``, ``SLURM_NNODES``, ``SLURM_TASKS_PER_NODE``, ``SLURM_OVERLAP=1`` ...)
+  describe them, so ``srun --nodelist=$HPCFLOW_NODES ...`` inside starts work there.
+  Locally (one node) K is 1.
 
 ``processes``, ``processes_per_node`` and ``computing_nodes`` may be ``"{param}"``: the
 number is then read from that parameter at each call.
@@ -32,7 +41,15 @@ from typing import Any
 
 from hpcflow.api.decorators import TaskFunction, _stash
 from hpcflow.errors import UsageError
-from hpcflow.graph.launch import RUNNERS, LaunchKind, LaunchSpec, apply_launch, count_value
+from hpcflow.graph.launch import (
+    RUNNERS,
+    LaunchKind,
+    LaunchSpec,
+    apply_launch,
+    count_value,
+    pycompss_template,
+    split_binary,
+)
 
 _ALIASES: Mapping[str, str] = {
     "workingdir": "working_dir", "failbyexitvalue": "fail_by_exit_value",
@@ -103,17 +120,19 @@ def make_launch(kind: LaunchKind, options: Mapping[str, Any], where: str) -> Lau
     binary_name = values.get("binary")
     if kind in (LaunchKind.BINARY, LaunchKind.OMPSS) and not binary_name:
         raise UsageError(f"{where} needs binary=")
-    if binary_name is not None and (not isinstance(binary_name, str) or not binary_name):
+    if binary_name is not None and not isinstance(binary_name, str):
         raise UsageError(f"binary={binary_name!r} of {where} must be a program name or path")
+    program, binary_args = split_binary(binary_name, where) if binary_name else (None, ())
     runner = values.get("runner", "srun")
     if runner not in RUNNERS:
         raise UsageError(f"runner={runner!r} of {where}; valid: {', '.join(RUNNERS)}")
     return LaunchSpec(
-        kind=kind, binary=binary_name, args=_text(values, "args", where), runner=runner,
+        kind=kind, binary=program, binary_args=binary_args,
+        args=pycompss_template(_text(values, "args", where)), runner=runner,
         processes=count_value(values.get("processes", 1), "processes", where),
         processes_per_node=_optional_count(values, "processes_per_node", where),
         computing_nodes=_optional_count(values, "computing_nodes", where),
-        working_dir=_text(values, "working_dir", where),
+        working_dir=pycompss_template(_text(values, "working_dir", where)),
         fail_by_exit_value=_flag(values.get("fail_by_exit_value", True), where),
         streams=_streams(values, where))
 

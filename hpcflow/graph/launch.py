@@ -9,6 +9,7 @@ into an argv list (never a shell string).
 from __future__ import annotations
 
 import enum
+import re
 import shlex
 import string
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,7 @@ class LaunchSpec:
 
     kind: LaunchKind
     binary: str | None = None
+    binary_args: tuple[str, ...] = ()  # words after the program in ``binary="prog -x"``
     args: str | None = None
     runner: str = "srun"
     processes: int | str = 1
@@ -73,6 +75,25 @@ def count_value(value: Any, what: str, where: str) -> int | str:
         return value
     raise UsageError(f"{what}={value!r} of {where} must be a positive integer or "
                      f"'{{param}}'")
+
+
+_DOUBLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def pycompss_template(template: str | None) -> str | None:
+    """Accept PyCOMPSs' ``{{name}}`` spelling of a placeholder as ``{name}``."""
+    return None if template is None else _DOUBLE.sub(r"{\1}", template)
+
+
+def split_binary(binary: str, where: str) -> tuple[str, tuple[str, ...]]:
+    """``"Rscript --vanilla run.R"`` -> ``("Rscript", ("--vanilla", "run.R"))``."""
+    try:
+        words = shlex.split(binary)
+    except ValueError as exc:
+        raise UsageError(f"binary={binary!r} of {where} cannot be split: {exc}") from None
+    if not words:
+        raise UsageError(f"binary={binary!r} of {where} must be a program name or path")
+    return words[0], tuple(words[1:])
 
 
 def placeholder_name(value: int | str | None) -> str | None:

@@ -183,3 +183,17 @@ def test_file_out_parameter_of_binary():
         pass
 
     assert copy.spec.launch.streams == ()
+
+
+def test_pycompss_spellings_double_braces_and_a_binary_with_arguments():
+    @binary(binary="Rscript --vanilla '/opt/my app.R'", args="-file {{infile}} -n {{ n }}",
+            working_dir="{{wd}}")
+    @task(infile=FILE_IN)
+    def run_r(infile, n, wd):
+        pass
+
+    launch = run_r.spec.launch
+    assert launch.binary == "Rscript" and launch.binary_args == ("--vanilla", "/opt/my app.R")
+    assert launch.args == "-file {infile} -n {n}" and launch.working_dir == "{wd}"
+    with pytest.raises(UsageError, match=r"placeholder \{nope\}"):
+        binary(binary="x", args="{{nope}}")(task()(lambda a: 0))
