@@ -146,7 +146,7 @@ class Master:
                 if name in record.nodes and \
                         self.graph.tasks[record.id].state is TaskState.RUNNING:
                     self._release(record)
-                    if record.node != name:  # a multi-node task: stop its launcher
+                    if record.node not in (None, name):  # a multi-node task: stop its launcher
                         self._agents[record.node].kill(record.id, f"node {name} was lost")
                     self._fail(record, TaskFailed(record.label, f"node {name} was lost: "
                                                   f"{reason}", host=name))
@@ -382,7 +382,7 @@ class Master:
         self._advance(progress, cause=error)
 
     def _release(self, record: TaskRecord) -> None:
-        for name in record.nodes or (record.node,):
+        for name in record.nodes:  # set at every dispatch
             self._ledgers[name].release(record.id, record.constraints())
 
     def _kill(self, record: TaskRecord, reason: str) -> Progress:
