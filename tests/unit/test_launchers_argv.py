@@ -191,3 +191,19 @@ def test_named_values_binds_parameters_and_makes_paths_absolute(tmp_path, monkey
     values = named_values(tool.__wrapped__, ("in.txt", "/abs/out", 3), {}, launch)
     assert values == {"infile": str(tmp_path / "in.txt"), "out": "/abs/out", "n": 3}
     assert list(inspect.signature(tool.__wrapped__).parameters) == ["infile", "out", "n"]
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"HPCFLOW_SRUN_MPI": "pmix", "SLURM_MPI_TYPE": "pmi2"}, "pmix"),  # the site config wins
+    ({"SLURM_MPI_TYPE": "pmi2"}, "pmi2"),  # else what the agents' step was started with
+    ({"HPCFLOW_SRUN_MPI": "default", "SLURM_MPI_TYPE": "pmi2"}, None),  # cluster default
+    ({}, None),
+])
+def test_srun_mpi_comes_from_the_site_then_the_agents_step(env, expected):
+    settings = StepSettings.from_env({**env, "PATH": "/nonexistent"}, in_slurm=True)
+    assert settings.srun_mpi == expected and settings.in_slurm
+
+
+def test_run_dir_from_the_option_or_the_environment():
+    assert StepSettings.from_env({"HPCFLOW_RUN_DIR": "/r"}, False).run_dir == "/r"
+    assert StepSettings.from_env({"HPCFLOW_RUN_DIR": "/r"}, False, "/o").run_dir == "/o"
