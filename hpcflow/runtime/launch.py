@@ -137,6 +137,8 @@ def finish(session: Session, path: str, args: Sequence[str], options: RunOptions
                 software=software_versions())
     with context.installed(session.master):
         outcome = run_app(path, args)
+    if outcome.status == 130:  # Ctrl-C: task processes lead their own process groups
+        session.master.abort("interrupted")
     session.close()
     fatal = session.master.fatal
     if outcome.status == 0 and fatal is not None:

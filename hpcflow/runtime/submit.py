@@ -193,7 +193,8 @@ def batch_spec(site: SiteConfig, *, nodes: int, job_name: str, run_dir: Path, cw
                walltime: str, launch: Sequence[str], elastic: tuple[int, int] | None
                ) -> SbatchSpec:
     """The :class:`SbatchSpec` of a job: the site's settings plus our files and variables."""
-    env = {**site.env, "HPCFLOW_RUN_DIR": str(run_dir)}
+    env = {**site.env, "HPCFLOW_RUN_DIR": str(run_dir),
+           "HPCFLOW_SRUN_MPI": site.srun_mpi or "default"}
     if elastic is not None:
         env["HPCFLOW_ELASTIC"] = f"{elastic[0]}:{elastic[1]}"
     return SbatchSpec(

@@ -20,5 +20,6 @@ module load openmpi/4.1
 export GREETING='it'"'"'s $HOME'
 export HPCFLOW_ELASTIC=1:4
 export HPCFLOW_RUN_DIR=/home/alice/project/hpcflow-runs/wordcount-20240506-070809
+export HPCFLOW_SRUN_MPI=pmix
 export OMP_NUM_THREADS=1
 srun --nodes=2 --ntasks=2 --ntasks-per-node=1 --kill-on-bad-exit=0 --no-kill --wait=0 --job-name=hpcflow-agents --mpi=pmix '/opt/py 3/bin/python3' -X utf8 -m hpcflow run --run-dir /home/alice/project/hpcflow-runs/wordcount-20240506-070809 /home/alice/project/app.py -- --input 'data file.txt' '$(rm -rf ~)' 'it'"'"'s'
