@@ -6,23 +6,19 @@ results. Each event updates the graph, places newly ready tasks and dispatches t
 
 from __future__ import annotations
 
-import inspect
 import itertools
-import os
-import pickle
 import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import cloudpickle
 
 from hpcflow.agents.protocol import Assignment, Result
 from hpcflow.errors import HpcflowError, TaskFailed, UsageError
 from hpcflow.graph.graph import Access, DataKey, Progress, TaskGraph, Version
-from hpcflow.graph.spec import Constraints, Mode, Policy, TaskSpec
+from hpcflow.graph.spec import Mode, Policy
 from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
 from hpcflow.runtime import files
 from hpcflow.runtime.calls import CallPlan, Tracker, build_call
@@ -30,72 +26,13 @@ from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.futures import Future
 from hpcflow.runtime.report import FunctionStats
 from hpcflow.runtime.steps import Shape, StepPlanner
+from hpcflow.runtime.tasks import Agent, Definition, TaskRecord, _Group
+from hpcflow.runtime.waiting import Waiting
 from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible, place
 from hpcflow.scheduler.resources import NodeLedger, NodeResources
 
 
-class Definition(Protocol):
-    """What the master needs of a decorated task function."""
-
-    spec: TaskSpec
-    signature: inspect.Signature
-    func_key: str
-
-    def versions(self) -> list[Definition]: ...
-
-    def function_bytes(self) -> bytes: ...
-
-
-class Agent(Protocol):
-    """A node's executor, as the master sees it."""
-
-    resources: NodeResources
-
-    def dispatch(self, assignment: Assignment) -> None: ...
-
-    def kill(self, task_id: int, reason: str) -> None: ...
-
-    def shutdown(self) -> None: ...
-
-
-@dataclass(eq=False)
-class _Group:
-    name: str
-    tasks: list[int] = field(default_factory=list)
-    failure: TaskFailed | None = None
-    closed: bool = False
-
-
-@dataclass(eq=False)
-class TaskRecord:
-    """The master's view of one task call."""
-
-    id: int
-    definition: Definition
-    plan: CallPlan
-    outputs: list[DataKey]
-    group: _Group | None
-    submitted: float
-    attempt: int = 0
-    node: str | None = None
-    version: int = 0
-    started: float = 0.0
-    ended: float = 0.0
-    failure: TaskFailed | None = None
-    ignored: bool = False
-    result: Result | None = None
-    shapes: tuple[Shape | None, ...] = ()  # launched tasks: the shape of each version
-    nodes: tuple[str, ...] = ()  # every node of the current attempt (node is the first)
-
-    @property
-    def label(self) -> str:
-        return f"{self.definition.spec.name} #{self.id}"
-
-    def constraints(self) -> Constraints:
-        return self.definition.versions()[self.version].spec.constraints
-
-
-class Master:
+class Master(Waiting):
     """Owns the task graph and drives the agents."""
 
     def __init__(self, app_dir: str = "", events: EventLog | None = None) -> None:
@@ -514,84 +451,6 @@ class Master:
             elif state not in FINAL_STATES:
                 progress.merge(self.graph.cancel(task_id))
         return progress
-
-    # -- synchronisation --------------------------------------------------------------
-    def wait_value(self, key: DataKey) -> Any:
-        """Block until the latest version of ``key`` exists; return its value."""
-        with self._cond:
-            version = self.graph.latest(key)
-            if version is None:
-                raise UsageError("this object was deleted (delete_object) or is unknown")
-            blob = self._wait_version(version)
-        return pickle.loads(blob) if blob is not None else None
-
-    def _wait_version(self, version: Version) -> bytes | None:
-        while version.state in (VersionState.PENDING, VersionState.WRITTEN):
-            if self.fatal is not None:
-                raise self.fatal
-            self._cond.wait()
-        if version.state is VersionState.CANCELLED:
-            failure = self.records[version.writer].failure if version.writer else None
-            raise failure or TaskFailed("?", "its producer failed")
-        return self._store.get(version)
-
-    def wait_object(self, obj: Any) -> Any:
-        """The latest value of a tracked object; the object is no longer tracked after."""
-        key = self.tracker.key_of(obj)
-        if key is None:
-            return obj
-        value = self.wait_value(key)
-        if key[0] == "obj":
-            with self._cond:
-                self.tracker.forget(obj)
-                self.graph.forget(key)
-        return value
-
-    def wait_file(self, path: str | os.PathLike[str], writing: bool = False) -> str:
-        """Block until the last writer of ``path`` committed it (and, when ``writing``,
-        until nothing reads it any more)."""
-        key: DataKey = ("file", os.path.abspath(os.fspath(path)))
-        with self._cond:
-            version = self.graph.latest(key)
-            if version is not None:
-                self._wait_version(version)
-            while writing and not self.graph.accesses_final(key):
-                self._cond.wait()
-            if writing:
-                self.graph.main_version(key, in_place=True)
-        return os.fspath(path)
-
-    def forget_file(self, path: str | os.PathLike[str]) -> None:
-        self.wait_file(path, writing=True)
-        with self._cond:
-            self.graph.forget(("file", os.path.abspath(os.fspath(path))))
-
-    def forget_object(self, obj: Any) -> None:
-        with self._cond:
-            key = self.tracker.forget(obj)
-            if key is not None:
-                self.graph.forget(key)
-
-    def barrier(self) -> None:
-        """Wait until every submitted task is final; raise if the application failed."""
-        with self._cond:
-            while not self.graph.all_final() and self.fatal is None:
-                self._cond.wait()
-            if self.fatal is not None:
-                raise self.fatal
-
-    def settle(self) -> None:
-        """Wait until every task is final, even after a fatal failure (used at exit)."""
-        with self._cond:
-            while not self.graph.all_final():
-                self._cond.wait(timeout=0.5)
-
-    def counts(self) -> dict[str, int]:
-        with self._cond:
-            c = self.graph.counts()
-        return {"done": c[TaskState.DONE], "running": c[TaskState.RUNNING],
-                "pending": c[TaskState.PENDING] + c[TaskState.READY],
-                "failed": c[TaskState.FAILED] + c[TaskState.CANCELLED]}
 
     def shutdown(self) -> None:
         for agent in list(self._agents.values()):

@@ -6,7 +6,8 @@ import json
 import os
 from typing import Any
 
-from hpcflow.runtime.master import Master, TaskRecord
+from hpcflow.runtime.master import Master
+from hpcflow.runtime.tasks import TaskRecord
 
 
 def task_records(master: Master) -> list[dict[str, Any]]:

@@ -1,0 +1,104 @@
+"""The caller's side of the master: waiting for values, files and the end of the run."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+from typing import TYPE_CHECKING, Any
+
+from hpcflow.errors import TaskFailed, UsageError
+from hpcflow.graph.graph import DataKey, TaskGraph, Version
+from hpcflow.graph.states import TaskState, VersionState
+from hpcflow.runtime.calls import Tracker
+
+if TYPE_CHECKING:
+    from hpcflow.runtime.tasks import TaskRecord
+
+
+class Waiting:
+    """Blocking calls of the app's thread; mixed into the master, whose state they read."""
+
+    graph: TaskGraph
+    tracker: Tracker
+    records: dict[int, TaskRecord]
+    fatal: TaskFailed | None
+    _cond: threading.Condition
+    _store: dict[Version, bytes]
+
+    def wait_value(self, key: DataKey) -> Any:
+        """Block until the latest version of ``key`` exists; return its value."""
+        with self._cond:
+            version = self.graph.latest(key)
+            if version is None:
+                raise UsageError("this object was deleted (delete_object) or is unknown")
+            blob = self._wait_version(version)
+        return pickle.loads(blob) if blob is not None else None
+
+    def _wait_version(self, version: Version) -> bytes | None:
+        while version.state in (VersionState.PENDING, VersionState.WRITTEN):
+            if self.fatal is not None:
+                raise self.fatal
+            self._cond.wait()
+        if version.state is VersionState.CANCELLED:
+            failure = self.records[version.writer].failure if version.writer else None
+            raise failure or TaskFailed("?", "its producer failed")
+        return self._store.get(version)
+
+    def wait_object(self, obj: Any) -> Any:
+        """The latest value of a tracked object; the object is no longer tracked after."""
+        key = self.tracker.key_of(obj)
+        if key is None:
+            return obj
+        value = self.wait_value(key)
+        if key[0] == "obj":
+            with self._cond:
+                self.tracker.forget(obj)
+                self.graph.forget(key)
+        return value
+
+    def wait_file(self, path: str | os.PathLike[str], writing: bool = False) -> str:
+        """Block until the last writer of ``path`` committed it (and, when ``writing``,
+        until nothing reads it any more)."""
+        key: DataKey = ("file", os.path.abspath(os.fspath(path)))
+        with self._cond:
+            version = self.graph.latest(key)
+            if version is not None:
+                self._wait_version(version)
+            while writing and not self.graph.accesses_final(key):
+                self._cond.wait()
+            if writing:
+                self.graph.main_version(key, in_place=True)
+        return os.fspath(path)
+
+    def forget_file(self, path: str | os.PathLike[str]) -> None:
+        self.wait_file(path, writing=True)
+        with self._cond:
+            self.graph.forget(("file", os.path.abspath(os.fspath(path))))
+
+    def forget_object(self, obj: Any) -> None:
+        with self._cond:
+            key = self.tracker.forget(obj)
+            if key is not None:
+                self.graph.forget(key)
+
+    def barrier(self) -> None:
+        """Wait until every submitted task is final; raise if the application failed."""
+        with self._cond:
+            while not self.graph.all_final() and self.fatal is None:
+                self._cond.wait()
+            if self.fatal is not None:
+                raise self.fatal
+
+    def settle(self) -> None:
+        """Wait until every task is final, even after a fatal failure (used at exit)."""
+        with self._cond:
+            while not self.graph.all_final():
+                self._cond.wait(timeout=0.5)
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            c = self.graph.counts()
+        return {"done": c[TaskState.DONE], "running": c[TaskState.RUNNING],
+                "pending": c[TaskState.PENDING] + c[TaskState.READY],
+                "failed": c[TaskState.FAILED] + c[TaskState.CANCELLED]}
