@@ -164,14 +164,21 @@ def environment() -> dict[str, str]:
 
 # -- targets ----------------------------------------------------------------------------------
 def targets(results: Any) -> list[tuple[str, str, str]]:
-    """(target, measured, verdict) for each target of the issue."""
+    """(target, measured, verdict) for each target of the issue. A verdict that the
+    min-max ranges could flip is marked as not settled."""
     def m(system: str, metric: str) -> float | None:
         return median(results, system, metric)
 
+    def ends(system: str, metric: str) -> tuple[float, float]:
+        values = results.values[(system, metric)]
+        return min(values), max(values)
+
     rows: list[tuple[str, str, str]] = []
 
-    def check(target: str, ok: bool | None, measured: str) -> None:
+    def check(target: str, ok: bool | None, measured: str, settled: bool = True) -> None:
         verdict = "not measured" if ok is None else ("**meets**" if ok else "**misses**")
+        if ok is not None and not settled:
+            verdict += " (not settled: the min-max ranges straddle the target)"
         rows.append((target, measured, verdict))
 
     def vs(metric: str, peer: str, label: str, ok: Any, target: str, unit: str) -> None:
@@ -179,9 +186,10 @@ def targets(results: Any) -> list[tuple[str, str, str]]:
         if ours is None or theirs is None:
             check(target, None, f"hpcflow {_maybe(ours)}, {label} {_maybe(theirs)}")
             return
+        outcomes = {ok(o, t) for o in ends("hpcflow", metric) for t in ends(peer, metric)}
         check(target, ok(ours, theirs),
               f"hpcflow {num(ours)} vs {label} {num(theirs)} {unit} "
-              f"(hpcflow needs {ok.need(theirs)})")
+              f"(hpcflow needs {ok.need(theirs)})", len(outcomes) == 1)
 
     vs("w1", "dask", "Dask", _Rule(lambda o, t: o >= 10 * t, lambda t: f"≥ {num(10 * t)}"),
        "W1 ≥ 10x Dask tasks/s", "tasks/s")
@@ -202,8 +210,10 @@ def targets(results: Any) -> list[tuple[str, str, str]]:
         check("W3 no worse than the best peer", None, f"hpcflow {_maybe(ours)}")
     else:
         best = min(peers, key=peers.__getitem__)
+        outcomes = {o <= t for o in ends("hpcflow", "w3") for t in ends(best, "w3")}
         check("W3 no worse than the best peer", ours <= peers[best],
-              f"hpcflow {num(ours)} s vs best peer ({best}) {num(peers[best])} s")
+              f"hpcflow {num(ours)} s vs best peer ({best}) {num(peers[best])} s",
+              len(outcomes) == 1)
     for target, metric, ok, unit in (
             ("W4 efficiency ≥ 97%", "w4", lambda v: v >= 97.0, "%"),
             ("W5 first task < 0.5 s after launch", "w5_first", lambda v: v < 500.0, "ms"),
@@ -217,7 +227,8 @@ def targets(results: Any) -> list[tuple[str, str, str]]:
         if value is None:
             check(target, None, "hpcflow not measured")
         else:
-            check(target, ok(value), f"hpcflow {num(value)} {unit}{note}")
+            lo, hi = ends("hpcflow", metric)
+            check(target, ok(value), f"hpcflow {num(value)} {unit}{note}", ok(lo) == ok(hi))
     return rows
 
 
@@ -374,8 +385,9 @@ def _targets(lines: list[str], results: Any, meta: Meta) -> None:
     if meta.quick:
         add("(A --quick run: the verdicts below are for the reduced sizes only.)")
         add("")
-    met = [t for t, _, v in rows if v == "**meets**"]
-    missed = [t for t, _, v in rows if v == "**misses**"]
+    met = [t for t, _, v in rows if v.startswith("**meets**")]
+    missed = [t for t, _, v in rows if v.startswith("**misses**")]
+    unsettled = [t for t, _, v in rows if "not settled" in v]
     unmeasured = [t for t, _, v in rows if v == "not measured"]
     add(f"Against the targets of the performance issue, hpcflow today **meets {len(met)}** "
         f"and **misses {len(missed)}** of {len(rows)}"
@@ -386,6 +398,11 @@ def _targets(lines: list[str], results: Any, meta: Meta) -> None:
     for target, measured, verdict in rows:
         add(f"| {target} | {measured} | {verdict} |")
     add("")
+    if unsettled:
+        add(f"{len(unsettled)} verdict(s) could go either way within the spread of the reps "
+            "(" + "; ".join(unsettled) + "): rerun on a quiet machine, or with more reps, "
+            "before relying on them.")
+        add("")
     if missed:
         add("Missed: " + "; ".join(missed) + ".")
         add("")
