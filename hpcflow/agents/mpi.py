@@ -19,6 +19,7 @@ from typing import Any
 from hpcflow.agents.local import detect_node
 from hpcflow.agents.pool import WorkerPool
 from hpcflow.agents.protocol import Assignment, Result
+from hpcflow.errors import HpcflowError
 from hpcflow.scheduler.resources import NodeResources
 
 TAG = 71
@@ -175,8 +176,7 @@ def agent_hub(comm: Any, handler: Handler, transport: str) -> Any:
         return Hub(comm, handler)
     from hpcflow.agents.tcp import TcpHub
 
-    address, authkey = comm.bcast(None, root=MASTER)
-    comm.Barrier()  # the root's bcast only completes while it still drives MPI progress
+    address, authkey = _share(comm, None)
     return TcpHub.agent(comm.Get_rank(), handler, address, authkey)
 
 
@@ -188,9 +188,43 @@ def master_hub(comm: Any, handler: Handler, transport: str) -> Any:
 
     authkey = os.urandom(32)
     hub = TcpHub.master(handler, authkey)
-    comm.bcast((hub.address, authkey), root=MASTER)
-    comm.Barrier()
+    _share(comm, (hub.address, authkey))
     return hub
+
+
+JOIN_TIMEOUT = 120.0  # seconds for every rank to reach the bootstrap
+
+
+def _share(comm: Any, value: Any, timeout: float = JOIN_TIMEOUT) -> Any:
+    """Broadcast ``value`` from rank 0 without ever blocking inside MPI for good.
+
+    Non-blocking broadcast and barrier, polled with a deadline: a rank that died before
+    the bootstrap makes the others fail with a clear error instead of spinning forever
+    (a blocked MPI collective cannot be interrupted).
+    """
+    from mpi4py import MPI
+
+    size = 512
+    buffer = bytearray(size)
+    if comm.Get_rank() == MASTER:
+        (host, port), key = value
+        blob = f"{host} {port} {key.hex()}".encode()
+        buffer[: len(blob)] = blob
+    _wait(comm.Ibcast([buffer, MPI.BYTE], root=MASTER), timeout, "the address broadcast")
+    _wait(comm.Ibarrier(), timeout, "the bootstrap barrier")
+    host, port, key = bytes(buffer).rstrip(b"\0").decode().split()
+    return (host, int(port)), bytes.fromhex(key)
+
+
+def _wait(request: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    pause = MIN_IDLE
+    while not request.Test():
+        if time.monotonic() > deadline:
+            raise HpcflowError(f"not every rank reached {what} within {timeout:g} s "
+                               f"(a rank died or MPI is misconfigured)")
+        time.sleep(pause)
+        pause = min(pause * 2, MAX_IDLE)
 
 
 def serve_agent(comm: Any, app_dir: str, transport: str = "tcp",
