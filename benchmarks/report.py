@@ -474,7 +474,8 @@ def _method(lines: list[str], meta: Meta) -> None:
         "submit call per task (no map or batching API), one subprocess per measurement "
         "with a time-out; a system that is not installed, fails or times out is reported "
         "in its cell. Bytecode caches are written beforehand for hpcflow and the suite, as "
-        "pip wrote them for the peers.")
+        "pip wrote them for the peers. Every system runs with its defaults (hpcflow writes "
+        "its run directory with events and records), in a scratch working directory.")
     add("")
     sz = meta.sizes
     ideal = sz.w4_tasks * sz.w4_sleep / wl.WORKERS

@@ -86,13 +86,17 @@ def busy_percent(seconds: float = 0.1) -> float:
 BACKGROUND: list[float] = []
 
 
+WORKDIR: list[str] = []  # the scratch directory children run in (run dirs land there)
+
+
 def launch(argv: list[str], timeout: float) -> Outcome:
     """Run ``argv`` in its own session; on time-out kill the whole process group. The
     machine's background load is sampled first (see ``busy_percent``)."""
     BACKGROUND.append(busy_percent())
     env = child_env()
+    cwd = WORKDIR[-1] if WORKDIR else str(REPO)
     started = time.time()
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -134,6 +138,16 @@ class Suite:
         return min(self.reps, cap)
 
     def run(self) -> Results:
+        """Measure everything, in a scratch directory that is removed afterwards (hpcflow
+        and the peers leave run directories and logs in their working directory)."""
+        with tempfile.TemporaryDirectory(prefix="hpcflow-bench-") as scratch:
+            WORKDIR.append(scratch)
+            try:
+                return self._run()
+            finally:
+                WORKDIR.pop()
+
+    def _run(self) -> Results:
         precompile()
         active = []
         for system in self.systems:
