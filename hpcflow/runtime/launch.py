@@ -141,7 +141,7 @@ def finish(session: Session, path: str, args: Sequence[str], options: RunOptions
         session.master.abort("interrupted")
     session.close()
     fatal = session.master.fatal
-    if outcome.status == 0 and fatal is not None:
+    if fatal is not None and outcome.status in (0, 1):  # report the root cause
         outcome = AppOutcome(1, str(fatal), fatal.remote_traceback)
     events.emit("run_finished", status=outcome.status, message=outcome.message,
                 modules=imported_modules())
