@@ -124,14 +124,9 @@ def git_sha() -> str:
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from hpcflow.agents.local import processor_type
+
+    return processor_type()
 
 
 def memory_gib() -> float:
