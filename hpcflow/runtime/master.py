@@ -56,6 +56,7 @@ class Master(Waiting):
         self._named_groups: dict[str, _Group] = {}
         self._ids = itertools.count(1)
         self._submit_lock = threading.Lock()
+        self._live_nodes: tuple[NodeResources, ...] = ()
         self.steps = StepPlanner()
 
     # -- agents ---------------------------------------------------------------------
@@ -66,6 +67,7 @@ class Master(Waiting):
             self._agents[name] = agent
             self._ledgers[name] = NodeLedger(agent.resources)
             self._sent[name] = set()
+            self._update_nodes()
             res = agent.resources
             self.events.emit("node_joined", node=name, cores=res.cores, memory_gb=res.memory_gb,
                              architecture=res.architecture, gpus=res.gpus, slots=res.task_slots)
@@ -78,6 +80,7 @@ class Master(Waiting):
             if ledger is None or not ledger.alive:
                 return
             ledger.alive = False
+            self._update_nodes()
             self.events.emit("node_left", node=name, reason=reason)
             for record in list(self.records.values()):
                 if name in record.nodes and \
@@ -93,8 +96,11 @@ class Master(Waiting):
             self._cond.notify_all()
 
     def nodes(self) -> list[NodeResources]:
-        with self._cond:
-            return [lg.node for lg in self._ledgers.values() if lg.alive]
+        """The live nodes: a snapshot kept up to date by joins and losses (no lock)."""
+        return list(self._live_nodes)
+
+    def _update_nodes(self) -> None:
+        self._live_nodes = tuple(lg.node for lg in self._ledgers.values() if lg.alive)
 
     # -- submission -----------------------------------------------------------------
     def submit(self, definition: Definition, args: tuple[Any, ...],

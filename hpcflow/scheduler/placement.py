@@ -49,8 +49,10 @@ def place(candidates: Iterable[Candidate], ledgers: Mapping[str, NodeLedger]) ->
     placements: list[Placement] = []
     held: set[str] = set()  # nodes kept free for a whole-node task that must wait
     scanned = 0
+    free: Mapping[str, NodeLedger] = ledgers
     for cand in candidates:
-        free = {name: lg for name, lg in ledgers.items() if name not in held}
+        if len(held) and held.intersection(free):  # rebuilt only when a node is held back
+            free = {name: lg for name, lg in ledgers.items() if name not in held}
         if not any(ledger.has_room for ledger in free.values()):
             break
         placement = _place_one(cand, free, held)
