@@ -6,11 +6,10 @@ Error texts are those Slurm 22.05.8 printed on the project testbed.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fake_slurm import Answer, FakeRunner, Result
 
 from hpcflow.errors import HpcflowError, SlurmCommandError
 from hpcflow.slurm.client import (
@@ -27,31 +26,6 @@ DATA = Path(__file__).parent / "data"
 INVALID_JOB = "slurm_load_jobs error: Invalid job id specified\n"
 
 
-@dataclass
-class Result:
-    returncode: int = 0
-    stdout: str = ""
-    stderr: str = ""
-
-
-Answer = Result | BaseException | Callable[[list[str]], Result]
-
-
-@dataclass
-class FakeRunner:
-    """Answers by command name; records every call as (argv, timeout)."""
-
-    answers: dict[str, Answer] = field(default_factory=dict)
-    calls: list[tuple[list[str], float]] = field(default_factory=list)
-
-    def __call__(self, argv: list[str], timeout: float) -> Result:
-        self.calls.append((argv, timeout))
-        answer = self.answers.get(argv[0], FileNotFoundError(2, "No such file", argv[0]))
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer(argv) if callable(answer) else answer
-
-
 def client_with(**answers: Answer) -> tuple[SlurmClient, FakeRunner]:
     runner = FakeRunner(dict(answers))
     return SlurmClient(runner=runner, timeout=7), runner
@@ -60,7 +34,8 @@ def client_with(**answers: Answer) -> tuple[SlurmClient, FakeRunner]:
 def test_submit_returns_job_id() -> None:
     client, runner = client_with(sbatch=Result(0, "4242;cluster\n"))
     assert client.submit(Path("/w/job.sh")) == "4242"
-    assert runner.calls == [(["sbatch", "--parsable", "/w/job.sh"], 7)]
+    assert runner.calls == [["sbatch", "--parsable", "/w/job.sh"]]
+    assert runner.timeouts == [7]
 
 
 def test_submit_failure_carries_everything() -> None:
@@ -97,7 +72,7 @@ def test_timeout_raises_with_partial_output() -> None:
 def test_run_timeout_override() -> None:
     client, runner = client_with(sinfo=Result(0, "debug\n"))
     client._run(["sinfo"], timeout=2.5)
-    assert runner.calls[-1][1] == 2.5
+    assert runner.timeouts[-1] == 2.5
 
 
 def scontrol_line(index: int) -> str:
@@ -114,7 +89,7 @@ def test_job_info_running() -> None:
     info = client.job_info("2")
     assert info is not None
     assert info.state is JobState.RUNNING and info.nodes == ("node3", "node4")
-    assert runner.calls[0][0] == ["scontrol", "-o", "show", "job", "2"]
+    assert runner.calls[0] == ["scontrol", "-o", "show", "job", "2"]
 
 
 def test_job_info_unknown_job_is_none() -> None:
@@ -136,7 +111,7 @@ def test_queue_parses_and_tolerates_unknown_ids() -> None:
         JobState.FAILED,
         JobState.PENDING,
     ]
-    assert "-j" in runner.calls[0][0]
+    assert "-j" in runner.calls[0]
     client, _ = client_with(squeue=Result(1, "", INVALID_JOB))
     assert client.queue(["999999"]) == []
     with pytest.raises(SlurmCommandError):
@@ -157,7 +132,7 @@ def test_cancel() -> None:
     client, runner = client_with(scancel=Result(0))
     assert client.cancel("5") is True
     assert client.cancel("5", "USR1", full=True) is True
-    assert [argv for argv, _ in runner.calls] == [
+    assert runner.calls == [
         ["scancel", "5"],
         ["scancel", "--signal=USR1", "--full", "5"],
     ]
@@ -184,7 +159,7 @@ def test_hostnames() -> None:
 def test_partition_nodes() -> None:
     client, runner = client_with(sinfo=Result(0, "node1\nnode2\nnode3\nnode4\n"))
     assert client.partition_nodes("debug") == 4
-    assert runner.calls[0][0] == ["sinfo", "-h", "-N", "-p", "debug", "-o", "%N"]
+    assert runner.calls[0] == ["sinfo", "-h", "-N", "-p", "debug", "-o", "%N"]
     client, _ = client_with(sinfo=Result(0, ""))  # sinfo -p nosuch: empty, exit 0
     assert client.partition_nodes("nosuch") == 0
 

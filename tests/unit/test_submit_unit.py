@@ -15,12 +15,13 @@ import os
 import shlex
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fake_slurm import FakeRunner, Result
 
 from hpcflow.cli.main import main
 from hpcflow.errors import ConfigError, HpcflowError, UsageError
@@ -36,34 +37,6 @@ HOSTILE_ARGS = ("--input", "data file.txt", "$(rm -rf ~)", "it's", "a\nb")
 
 
 # --------------------------------------------------------------------------- fakes
-
-
-@dataclass
-class Result:
-    returncode: int = 0
-    stdout: str = ""
-    stderr: str = ""
-
-
-Answer = Result | BaseException | Callable[[list[str]], Result]
-
-
-@dataclass
-class FakeRunner:
-    """Answers Slurm commands by name; records every argv."""
-
-    answers: dict[str, Answer] = field(default_factory=dict)
-    calls: list[list[str]] = field(default_factory=list)
-
-    def __call__(self, argv: list[str], timeout: float) -> Result:
-        self.calls.append(argv)
-        answer = self.answers.get(argv[0], FileNotFoundError(2, "No such file", argv[0]))
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer(argv) if callable(answer) else answer
-
-    def ran(self, command: str) -> bool:
-        return any(argv[0] == command for argv in self.calls)
 
 
 def sinfo(nodes: int = 4, partition: str = "debug") -> Callable[[list[str]], Result]:
