@@ -344,16 +344,25 @@ def parse_scontrol_jobs(out: str) -> list[JobInfo]:
 # --------------------------------------------------------------------------- squeue / sacct
 
 
-def parse_squeue(out: str) -> list[JobInfo]:
-    """Parse ``squeue -h -o`` output in :data:`SQUEUE_FORMAT`."""
-    jobs: list[JobInfo] = []
+def _rows(out: str, width: int, command: str, layout: str) -> list[list[str]]:
+    """The ``|``-separated rows of ``out`` (blank lines skipped), each of ``width`` columns;
+    the last column may itself contain ``|`` (job names)."""
+    rows = []
     for line in out.splitlines():
         if not line.strip():
             continue
-        cols = line.split("|", 6)
-        if len(cols) != 7:
-            raise SlurmParseError(f"bad squeue line (format {SQUEUE_FORMAT}): {_clip(line)!r}")
-        job_id, state, nnodes, partition, nodes, reason, name = cols
+        cols = line.split("|", width - 1)
+        if len(cols) != width:
+            raise SlurmParseError(f"bad {command} line ({layout}): {_clip(line)!r}")
+        rows.append(cols)
+    return rows
+
+
+def parse_squeue(out: str) -> list[JobInfo]:
+    """Parse ``squeue -h -o`` output in :data:`SQUEUE_FORMAT`."""
+    jobs: list[JobInfo] = []
+    for row in _rows(out, 7, "squeue", f"format {SQUEUE_FORMAT}"):
+        job_id, state, nnodes, partition, nodes, reason, name = row
         jobs.append(
             JobInfo(
                 job_id=job_id.strip(),
@@ -372,13 +381,8 @@ def parse_squeue(out: str) -> list[JobInfo]:
 def parse_sacct(out: str) -> list[JobInfo]:
     """Parse ``sacct -X -n -P -o`` output in :data:`SACCT_FIELDS` order."""
     jobs: list[JobInfo] = []
-    for line in out.splitlines():
-        if not line.strip():
-            continue
-        cols = line.split("|", 8)
-        if len(cols) != 9:
-            raise SlurmParseError(f"bad sacct line (fields {SACCT_FIELDS}): {_clip(line)!r}")
-        job_id, state, exit_code, nnodes, partition, nodes, reason, workdir, name = cols
+    for row in _rows(out, 9, "sacct", f"fields {SACCT_FIELDS}"):
+        job_id, state, exit_code, nnodes, partition, nodes, reason, workdir, name = row
         code, signal = parse_exit_code(exit_code)
         jobs.append(
             JobInfo(
