@@ -230,6 +230,12 @@ def _wait(request: Any, timeout: float, what: str) -> None:
 def serve_agent(comm: Any, app_dir: str, transport: str = "tcp",
                 lost_after: float = 30.0) -> int:
     """Run an agent rank until the master says stop (or is silent for ``lost_after``)."""
+    return serve_hub(lambda handle: agent_hub(comm, handle, transport), app_dir, lost_after)
+
+
+def serve_hub(make_hub: Callable[[Handler], Any], app_dir: str,
+              lost_after: float = 30.0) -> int:
+    """Serve this node's pool through the hub ``make_hub(handler)`` until told to stop."""
     stopped = threading.Event()
     last_heard = [time.monotonic()]
     hub: Hub
@@ -249,7 +255,7 @@ def serve_agent(comm: Any, app_dir: str, transport: str = "tcp",
         elif kind in ("stop", "lost"):
             stopped.set()
 
-    hub = agent_hub(comm, handle, transport)
+    hub = make_hub(handle)
     hub.every_loop(beater(hub, lambda: [MASTER]))
     hub.on_crash(lambda exc: stopped.set())
     pool.start()

@@ -59,6 +59,7 @@ class TcpHub:
         self._wake_r, self._wake_w = os.pipe()
         self._listener: Listener | None = None
         self.address: tuple[str, int] | None = None
+        self.authkey = b""
         self._threads = [threading.Thread(target=f, name=f"hpcflow-tcp-{f.__name__}",
                                           daemon=True)
                          for f in (self._send_loop, self._recv_loop, self._tick_loop)]
@@ -68,6 +69,7 @@ class TcpHub:
     def master(cls, handler: Handler, authkey: bytes, host: str | None = None) -> TcpHub:
         """Rank 0: listen on this node for agents that know ``authkey``."""
         hub = cls(0, handler)
+        hub.authkey = authkey  # elastic growth hands it to extension jobs (0600 file)
         hub._listener = Listener(("", 0), authkey=authkey, backlog=1024)
         hub.address = (host or advertised_host(), hub._listener.address[1])
         threading.Thread(target=hub._accept_loop, name="hpcflow-tcp-accept",

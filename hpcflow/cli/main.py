@@ -69,7 +69,10 @@ def run(app: str, args: tuple[str, ...], workers: int | None, cpus: int | None,
               "(default: ./hpcflow-runs).")
 @click.option("--dry-run", is_flag=True, help="Print the batch script; submit nothing.")
 @click.option("--wait", is_flag=True, help="Follow the job and exit with the app's status.")
-@click.option("--elastic", metavar="MIN:MAX", help="Node range the runtime may scale in.")
+@click.option("--elastic", metavar="MIN:MAX",
+              help="Grow and shrink the job between MIN and MAX nodes as work waits or idles.")
+@click.option("--idle-timeout", type=float, metavar="SECONDS",
+              help="With --elastic: release a node idle this long (default 30).")
 def submit(app: str, args: tuple[str, ...], **options: object) -> None:
     """Submit APP as a Slurm batch job: APP --nodes N [OPTIONS] [-- ARGS]."""
     from hpcflow.runtime.submit import SubmitRequest, submit_app

@@ -16,6 +16,8 @@ class LiveCounts:
         self.node: dict[int, str] = {}
         self.nodes: dict[str, bool] = {}  # name -> still in the run
         self.finished: int | None = None  # the app's exit status once it ended
+        self.scaling: list[str] = []  # elastic runs: the latest actions and their reasons
+        self.quarantined: set[str] = set()
 
     def feed(self, events: Iterable[Event]) -> LiveCounts:
         """Take more events (in log order); returns self."""
@@ -31,7 +33,16 @@ class LiveCounts:
                 self.nodes[str(event.get("node"))] = False
             elif kind == "run_finished":
                 self.finished = event.get("status")
+            elif kind == "elastic":
+                self._scaled(event)
         return self
+
+    def _scaled(self, event: Event) -> None:
+        what = str(event.get("what"))
+        if what == "quarantined":
+            self.quarantined.add(str(event.get("node")))
+        if what != "decision" or event.get("action") != "nothing":
+            self.scaling = [*self.scaling[-2:], f"{what}: {event.get('reason')}"]
 
     def by_state(self) -> dict[str, int]:
         """Tasks per state, every state present (0 when none)."""
@@ -65,6 +76,9 @@ def status_lines(counts: LiveCounts) -> list[str]:
         gone = "" if counts.nodes.get(name, True) else "  (left)"
         lines.append(f"node       {name}: running {row['running']}  done {row['done']}  "
                      f"failed {row['failed']}{gone}")
+    lines += [f"elastic    {line}" for line in counts.scaling]
+    if counts.quarantined:
+        lines.append(f"quarantine {', '.join(sorted(counts.quarantined))}")
     if counts.finished is not None:
         lines.append(f"app        finished, exit status {counts.finished}")
     return lines

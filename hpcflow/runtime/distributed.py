@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hpcflow.agents.local import LocalAgent, detect_node
@@ -31,6 +32,7 @@ class _Agents:
         self.byes: set[int] = set()
         self.all_gone = threading.Event()
         self.hub: Any = None
+        self.admit: Callable[[int, Any], bool] | None = None  # elastic: may a rank join?
         if size == 1:
             self.joined.set()
 
@@ -47,9 +49,12 @@ class _Agents:
             self._check_gone()
         elif kind == "hello":
             assert self.hub is not None
+            if self.admit is not None and not self.admit(source, payload):
+                self.hub.send(source, "stop")
+                return
             self.names[source] = payload.name
             self.master.add_agent(RemoteAgent(self.hub, source, payload))
-            if len(self.names) == self.size - 1:
+            if sum(1 for rank in self.names if rank < self.size) == self.size - 1:
                 self.joined.set()
 
     def _check_gone(self) -> None:
@@ -84,8 +89,11 @@ class _Agents:
 
 def distributed_session(comm: Any, app_dir: str, progress: bool = False,
                         transport: str = "tcp", join_timeout: float = 60.0,
-                        lost_after: float = LOST_AFTER, events: EventLog | None = None) -> Session:
-    """Start the master on rank 0 with an agent for its own node; wait for the others."""
+                        lost_after: float = LOST_AFTER, events: EventLog | None = None,
+                        elastic: Callable[[Session, _Agents, Any], None] | None = None
+                        ) -> Session:
+    """Start the master on rank 0 with an agent for its own node; wait for the others.
+    ``elastic(session, agents, hub)`` attaches the elastic controller of an elastic run."""
     size = comm.Get_size()
     master = Master(app_dir, events)
     agents = _Agents(master, size, lost_after)
@@ -105,6 +113,8 @@ def distributed_session(comm: Any, app_dir: str, progress: bool = False,
     session = Session(master, progress)
     session.on_close.append(lambda: agents.wait_byes(10.0))
     session.on_close.append(hub.stop)
+    if elastic is not None:
+        elastic(session, agents, hub)
     return session.start()
 
 

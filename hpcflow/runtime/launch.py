@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from hpcflow.config.site import load_site_config
 from hpcflow.errors import UsageError
@@ -51,7 +52,8 @@ def run(app: str, args: Sequence[str], options: RunOptions,
                                                            os.getcwd()))
     allocation = Allocation.from_env(env)
     tasks = _step_tasks(env)
-    if allocation is not None and allocation.in_step and tasks > 1:
+    elastic = bool(env.get("HPCFLOW_ELASTIC"))  # one rank can grow: it needs the hub
+    if allocation is not None and allocation.in_step and (tasks > 1 or elastic):
         return run_rank(path, args, options, tasks)
     if allocation is not None and not allocation.in_step and allocation.nnodes > 1:
         return relaunch(path, args, options, allocation, env)
@@ -88,10 +90,23 @@ def run_rank(path: str, args: Sequence[str], options: RunOptions, tasks: int) ->
     if comm.Get_rank() != 0:
         _exit_now(serve_agent(comm, app_dir, transport))
     session = distributed_session(comm, app_dir, _progress(options), transport,
-                                  events=_event_log(options))
+                                  events=_event_log(options), elastic=_elastic(options, app_dir))
     session.master.steps.configure(StepSettings.from_env(os.environ, True, options.run_dir))
     _exit_now(finish(session, path, args, options))
     return 1  # not reached
+
+
+def _elastic(options: RunOptions, app_dir: str) -> Any:
+    """The hook that makes a distributed session elastic, when HPCFLOW_ELASTIC is set."""
+    if not os.environ.get("HPCFLOW_ELASTIC"):
+        return None
+    if not options.run_dir:
+        raise UsageError("an elastic run needs a run directory (--run-dir)")
+    from hpcflow.runtime.elastic import attach
+
+    run_dir = options.run_dir
+    return lambda session, agents, hub: attach(session, agents, hub, run_dir, app_dir,
+                                               os.environ)
 
 
 def _exit_now(status: int) -> None:

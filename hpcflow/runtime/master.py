@@ -58,6 +58,7 @@ class Master(Waiting):
         self._submit_lock = threading.Lock()
         self._live_nodes: tuple[NodeResources, ...] = ()
         self.steps = StepPlanner()
+        self.elastic: Any = None  # the ElasticController of an elastic run
 
     # -- agents ---------------------------------------------------------------------
     def add_agent(self, agent: Agent) -> None:
@@ -93,6 +94,26 @@ class Master(Waiting):
             if not any(lg.alive for lg in self._ledgers.values()):
                 self._abort(TaskFailed("hpcflow runtime", "every node was lost"))
             self._schedule()
+            self._cond.notify_all()
+
+    def drain(self, name: str) -> None:
+        """Send no new task to node ``name`` (elastic shrink); its running tasks finish."""
+        with self._cond:
+            ledger = self._ledgers.get(name)
+            if ledger is not None and ledger.alive and not ledger.draining:
+                ledger.draining = True
+                self.events.emit("node_draining", node=name)
+
+    def retire(self, name: str, reason: str) -> None:
+        """A drained node leaves the run on purpose: stop its agent."""
+        with self._cond:
+            ledger = self._ledgers.get(name)
+            if ledger is None or not ledger.alive:
+                return
+            ledger.alive = False
+            self._update_nodes()
+            self.events.emit("node_left", node=name, reason=reason)
+            self._agents[name].shutdown()
             self._cond.notify_all()
 
     def nodes(self) -> list[NodeResources]:

@@ -33,6 +33,7 @@ from hpcflow.config.site import (
 )
 from hpcflow.errors import UsageError
 from hpcflow.runtime.app import check_app
+from hpcflow.runtime.elastic_io import SETTINGS_FILE, elastic_job, settings_json
 from hpcflow.runtime.live import EVENTS_FILE, ProgressTails, run_status_lines
 from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.follow import FileTail, follow
@@ -75,6 +76,7 @@ class SubmitRequest:
     job_name: str | None = None
     output: str | None = None
     elastic: str | None = None
+    idle_timeout: float | None = None
     dry_run: bool = False
     wait: bool = False
 
@@ -190,19 +192,20 @@ def launch_argv(site: SiteConfig, nodes: int, run_dir: Path, app: str,
 
 
 def batch_spec(site: SiteConfig, *, nodes: int, job_name: str, run_dir: Path, cwd: Path,
-               walltime: str, launch: Sequence[str], elastic: tuple[int, int] | None
-               ) -> SbatchSpec:
-    """The :class:`SbatchSpec` of a job: the site's settings plus our files and variables."""
+               walltime: str, launch: Sequence[str], elastic: tuple[int, int] | None,
+               idle_timeout: float | None = None) -> SbatchSpec:
+    """The :class:`SbatchSpec` of a job: the site's settings plus our files and variables.
+    An elastic job survives the loss of a node (``--no-kill``) and is never requeued."""
+    elastic_env, elastic_options = elastic_job(elastic, idle_timeout)
     env = {**site.env, "HPCFLOW_RUN_DIR": str(run_dir),
-           "HPCFLOW_SRUN_MPI": site.srun_mpi or "default"}
-    if elastic is not None:
-        env["HPCFLOW_ELASTIC"] = f"{elastic[0]}:{elastic[1]}"
+           "HPCFLOW_SRUN_MPI": site.srun_mpi or "default", **elastic_env}
+    extra = {**site.sbatch_extra, **elastic_options}
     return SbatchSpec(
         job_name=job_name, nodes=nodes, time=walltime, launch=launch,
         partition=site.partition, account=site.account, qos=site.qos,
         cpus_per_node=site.cores_per_node, mem_per_node=site.mem_per_node,
         gpus_per_node=site.gpus_per_node, output=str(run_dir / "slurm-%j.out"),
-        error=str(run_dir / "slurm-%j.err"), chdir=str(cwd), extra=site.sbatch_extra,
+        error=str(run_dir / "slurm-%j.err"), chdir=str(cwd), extra=extra,
         modules=site.modules, env=env,
     )  # fmt: skip
 
@@ -217,7 +220,8 @@ def build_plan(request: SubmitRequest, site: SiteConfig, app: str, *, cwd: Path,
     run_dir = run_dir_for(job_name, now, cwd, request.output, attempt)
     launch = launch_argv(site, request.nodes, run_dir, app, request.args)
     spec = batch_spec(site, nodes=request.nodes, job_name=job_name, run_dir=run_dir, cwd=cwd,
-                      walltime=walltime, launch=launch, elastic=elastic)
+                      walltime=walltime, launch=launch, elastic=elastic,
+                      idle_timeout=request.idle_timeout)
     return SubmitPlan(site, app, tuple(request.args), request.nodes, job_name, run_dir, cwd,
                       walltime, elastic, render_sbatch(spec))
 
@@ -250,6 +254,8 @@ def submit_app(request: SubmitRequest, ctx: Context | None = None) -> int:
     check_partition(ctx.client, site.partition, request.nodes)
     fresh_parent = not plan.run_dir.parent.exists()
     plan = _create_run_dir(request, plan, ctx.cwd, now)
+    if plan.elastic is not None:  # what extension jobs copy; read when the job starts
+        _write_private(plan.run_dir / SETTINGS_FILE, settings_json(plan.site, plan.job_name))
     job_id = _sbatch(ctx.client, plan, fresh_parent)
     _write_private(plan.run_dir / JOB_FILE, json.dumps(job_record(plan, job_id, now), indent=1))
     where = ctx.err if request.wait else ctx.out

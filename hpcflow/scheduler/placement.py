@@ -89,7 +89,7 @@ def _place_one(cand: Candidate, ledgers: Mapping[str, NodeLedger],
 def _whole_nodes(cand: Candidate, constraints: Constraints, count: int,
                  ledgers: Mapping[str, NodeLedger], held: set[str]) -> list[NodeLedger]:
     """``count`` idle nodes able to run the task; or none, holding back the best ones."""
-    able = [lg for lg in ledgers.values() if lg.alive and lg.node.satisfies(constraints)]
+    able = [lg for lg in ledgers.values() if lg.usable and lg.node.satisfies(constraints)]
     idle = [lg for lg in able if lg.idle]
     if len(idle) >= count:
         idle.sort(key=lambda lg: (-cand.locality.get(lg.node.name, 0), lg.node.name))

@@ -44,6 +44,7 @@ class NodeLedger:
     free_gpus: int = -1
     free_slots: int = -1
     alive: bool = True
+    draining: bool = False  # elastic shrink: no new tasks, running ones finish
     running: set[int] = field(default_factory=set)
     held: dict[int, Constraints] = field(default_factory=dict)  # what each task reserved
 
@@ -59,10 +60,15 @@ class NodeLedger:
 
     @property
     def has_room(self) -> bool:
-        return self.alive and self.free_slots > 0 and self.free_cores > 0
+        return self.usable and self.free_slots > 0 and self.free_cores > 0
+
+    @property
+    def usable(self) -> bool:
+        """Alive and not draining: new tasks may go here."""
+        return self.alive and not self.draining
 
     def fits(self, c: Constraints) -> bool:
-        return (self.alive and self.free_slots > 0 and c.computing_units <= self.free_cores
+        return (self.usable and self.free_slots > 0 and c.computing_units <= self.free_cores
                 and c.memory_size <= self.free_memory_gb + 1e-9 and c.gpus <= self.free_gpus
                 and _matches(c.processor_architecture, self.node.architecture)
                 and _matches(c.processor_type, self.node.processor_type))
@@ -70,7 +76,7 @@ class NodeLedger:
     @property
     def idle(self) -> bool:
         """Alive with nothing running: a whole-node task may take it."""
-        return self.alive and not self.running
+        return self.usable and not self.running
 
     def whole(self) -> Constraints:
         """Everything this node offers, as one reservation (whole-node tasks)."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from hpcflow.errors import SlurmCommandError
 from hpcflow.slurm import srun
+from hpcflow.slurm.extension import parse_time_left, resize_argv, time_left_argv
 from hpcflow.slurm.parse import (
     JobInfo,
     expand_nodelist,
@@ -83,6 +84,18 @@ def subprocess_runner(argv: list[str], timeout: float) -> CompletedLike:
     )
 
 
+def cwd_runner(cwd: str, env: Mapping[str, str] | None = None) -> Runner:
+    """A runner that starts commands in ``cwd`` (``scontrol update`` of a job's node list
+    writes ``slurm_job_J_resize.*`` scripts into its working directory), with ``env``."""
+    environ = None if env is None else dict(env)
+
+    def run(argv: list[str], timeout: float) -> CompletedLike:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              check=False, stdin=subprocess.DEVNULL, cwd=cwd, env=environ)
+
+    return run
+
+
 class SlurmClient:
     """Submit, query and cancel Slurm jobs through one checked command runner."""
 
@@ -149,6 +162,14 @@ class SlurmClient:
                 return False
             raise
         return True
+
+    def resize(self, job_id: str, kept: Sequence[str]) -> None:
+        """Shrink ``job_id`` to the nodes ``kept`` (steps on the others are SIGKILLed)."""
+        self._run(resize_argv(job_id, kept))
+
+    def time_left(self, job_id: str) -> float | None:
+        """Seconds left before ``job_id`` hits its time limit; None if unlimited/unknown."""
+        return parse_time_left(self._run(time_left_argv(job_id)))
 
     def step_ids(self, job_id: str, name: str) -> list[str]:
         """Ids (``JOB.STEP``) of the running steps of ``job_id`` called ``name``."""

@@ -7,6 +7,8 @@
 #SBATCH --exclusive
 #SBATCH --job-name=wordcount
 #SBATCH --mem=180G
+#SBATCH --no-kill
+#SBATCH --no-requeue
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=1
 #SBATCH --output=/home/alice/project/hpcflow-runs/wordcount-20240506-070809/slurm-%j.out

@@ -96,17 +96,20 @@ def compss_cancel_group(group_name: str) -> None:
 
 
 def compss_get_number_of_resources() -> int:
-    """Nodes (agents) the runtime uses."""
-    runtime = context.current()
-    return max(1, len(runtime.nodes())) if runtime is not None else 1
+    """Nodes (agents) the run uses now."""
+    return hpcflow.number_of_resources()
 
 
 def compss_request_resources(num_resources: int, group_name: str | None = None) -> None:
-    """Accepted; the nodes are those of the Slurm allocation (no elasticity here)."""
+    """Grow an elastic run (``hpcflow submit --elastic``) by ``num_resources`` nodes;
+    elsewhere the node count is fixed and nothing changes."""
+    hpcflow.request_resources(num_resources)
 
 
 def compss_free_resources(num_resources: int, group_name: str | None = None) -> None:
-    """Accepted; the nodes are those of the Slurm allocation (no elasticity here)."""
+    """Give ``num_resources`` nodes of an elastic run back once their tasks end;
+    elsewhere nothing changes."""
+    hpcflow.free_resources(num_resources)
 
 
 def compss_set_wall_clock(wall_clock_limit: int) -> None:

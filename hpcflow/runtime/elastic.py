@@ -1,0 +1,467 @@
+"""Elastic runs: feed the scaling policy from the master, execute its decisions on Slurm.
+
+Once a second the controller samples the master (ready and pending work in core-seconds
+from the measured mean duration of each function, idle time per node, extension jobs
+still pending, walltime left), asks :func:`hpcflow.scheduler.scaling.decide`, and:
+
+- grows by submitting an extension job (``hpcflow.slurm.extension``) whose agents join
+  the master over the authenticated TCP channel; a failed sbatch or a job pending too
+  long counts as a failed grow (backoff doubles; the next grow asks for half as many);
+- shrinks by draining nodes (no new tasks; running ones finish), stopping their agents,
+  then ``scontrol update JobId=<main> NodeList=<kept>`` or ``scancel`` of an extension
+  job; the master's node is never released;
+- quarantines nodes whose agent was lost (killed, node DOWN, extension job ended): they
+  are excluded from later extension jobs and refused if they try to join again.
+
+Every decision goes to the event log as an ``elastic`` event with its reason (``hpcflow
+status`` shows the latest). At the end of the run every extension job is cancelled.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hpcflow.agents.join import block_of, elastic_dir
+from hpcflow.errors import HpcflowError, SlurmCommandError
+from hpcflow.runtime.elastic_io import sample
+from hpcflow.runtime.master import Master
+from hpcflow.scheduler.resources import NodeResources
+from hpcflow.scheduler.scaling import (
+    Action,
+    NodeLoad,
+    NodeShape,
+    ScaleDecision,
+    ScalingInput,
+    ScalingPolicy,
+    decide,
+)
+from hpcflow.slurm.client import SlurmClient
+from hpcflow.slurm.extension import ExtensionSettings, extension_script
+from hpcflow.slurm.parse import JobState
+
+TICK = 1.0  # seconds between decisions
+POLL_EVERY = 3.0  # seconds between squeue polls of the extension jobs
+RETIRE_WAIT = 3.0  # seconds to wait for a stopped agent's goodbye before releasing
+DEFAULT_EXTENSION_S = 3600.0  # walltime of an extension job when the main job has none
+
+
+@dataclass
+class Block:
+    """One extension job: how many nodes it asked for, which joined, whether it ended."""
+
+    job_id: str
+    nodes: int
+    submitted: float
+    names: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)  # joined nodes since released or lost
+    ended: bool = False
+
+    @property
+    def waiting(self) -> int:
+        return 0 if self.ended else max(0, self.nodes - len(self.names))
+
+
+@dataclass(frozen=True)
+class ElasticConfig:
+    """An elastic run's settings, read once from the job's environment and run dir."""
+
+    minimum: int
+    maximum: int
+    job_id: str
+    run_dir: str
+    master_node: str
+    main_nodes: tuple[str, ...]
+    settings: ExtensionSettings
+    policy: ScalingPolicy = field(default_factory=ScalingPolicy)
+    pending_timeout: float = 60.0
+
+
+class ElasticController:
+    """Grows and shrinks the run through Slurm; see the module docstring."""
+
+    def __init__(self, master: Master, config: ElasticConfig, client: SlurmClient,
+                 byes: Callable[[], set[str]] = set, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.master, self.config, self.client, self.clock = master, config, client, clock
+        self.policy = config.policy
+        self._byes = byes  # names of agents that said goodbye
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.blocks: dict[str, Block] = {}
+        self.quarantined: set[str] = set()
+        self._main = list(config.main_nodes)
+        self._idle_since: dict[str, float] = {}
+        self._draining: dict[str, str] = {}  # node -> reason
+        self._retired: dict[str, float] = {}  # node -> when its agent was stopped
+        self._released: set[str] = set()
+        self._seen_dead: set[str] = set()
+        self._target: int | None = None
+        self._failed = 0
+        self._failed_at = -math.inf
+        self._changed_at = -math.inf
+        self._lost_at = -math.inf
+        self._grow_cap: int | None = None
+        self._polled = -math.inf
+        self._deadline: float | None = None
+        self._logged: tuple[str, str] = ("", "")
+
+    # -- the application's calls --------------------------------------------------------
+    def number(self) -> int:
+        """Nodes the run holds now: draining ones until Slurm has them back."""
+        with self._lock:
+            alive = sum(1 for lg in self._ledgers().values() if lg.alive)
+            return alive + len(set(self._retired) - self._released)
+
+    def request(self, count: int) -> int:
+        """Ask for ``count`` more nodes (within MAX); the new target size."""
+        with self._lock:
+            usable = sum(1 for lg in self._ledgers().values() if lg.usable)
+            held = usable + sum(b.waiting for b in self.blocks.values())
+            self._target = min(self.config.maximum, max(held, self._target or 0) + count)
+            self._emit("target", f"the application requested {count} more node(s)",
+                       target=self._target)
+            return self._target
+
+    def free(self, count: int) -> int:
+        """Give back ``count`` nodes (never below MIN, never the master's); the target."""
+        with self._lock:
+            usable = sum(1 for lg in self._ledgers().values() if lg.usable)
+            held = self._target if self._target is not None else usable
+            self._target = max(self.config.minimum, min(held, usable) - count)
+            self._emit("target", f"the application freed {count} node(s)", target=self._target)
+            return self._target
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> ElasticController:
+        try:
+            left = self.client.time_left(self.config.job_id)
+        except SlurmCommandError as exc:
+            left = None
+            self._emit("warning", f"cannot read the job's time left: {exc}")
+        self._deadline = None if left is None else self.clock() + left
+        self._emit("started", f"elastic {self.config.minimum}:{self.config.maximum}, "
+                   f"idle timeout {self.policy.idle_timeout_s:g} s",
+                   minimum=self.config.minimum, maximum=self.config.maximum)
+        self._thread = threading.Thread(target=self._loop, name="hpcflow-elastic", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop deciding (the run is ending)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def cancel_all(self) -> None:
+        """Cancel every extension job still known to Slurm: none is left behind."""
+        for block in list(self.blocks.values()):
+            if block.ended:
+                continue
+            try:
+                self.client.cancel(block.job_id)
+            except SlurmCommandError as exc:
+                sys.stderr.write(f"hpcflow: could not cancel extension job {block.job_id}: "
+                                 f"{exc}\n")
+                continue
+            block.ended = True
+            self._emit("cancelled", "the run ended", job=block.job_id)
+
+    def admit(self, rank: int, resources: NodeResources) -> bool:
+        """May the agent of ``rank`` join? Not from a quarantined node or unknown job."""
+        with self._lock:
+            job = block_of(rank)
+            name = resources.name
+            if name in self.quarantined or (job is not None and job not in self.blocks):
+                self._emit("refused", f"agent on {name} refused (quarantined or unknown job)",
+                           node=name, job=job)
+                return False
+            if job is not None:
+                self._joined(self.blocks[job], name)
+            return True
+
+    def _joined(self, block: Block, name: str) -> None:
+        latency = self.clock() - block.submitted
+        first = not block.names
+        block.names.add(name)
+        self._released.discard(name)
+        self._retired.pop(name, None)
+        self._seen_dead.discard(name)
+        self._emit("joined", f"{name} of extension job {block.job_id} joined "
+                   f"{latency:.1f} s after sbatch", node=name, job=block.job_id,
+                   latency=round(latency, 3))
+        if first:  # learn how long a grow takes to pay off
+            startup = 0.5 * self.policy.startup_s + 0.5 * latency
+            self.policy = replace(self.policy, startup_s=max(1.0, startup))
+
+    # -- the loop -----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.wait(TICK):
+            try:
+                self.tick()
+            except (SlurmCommandError, HpcflowError, OSError) as exc:
+                self._emit("error", f"{type(exc).__name__}: {exc}")
+
+    def tick(self) -> ScaleDecision:
+        """One round: poll, track, decide, act."""
+        with self._lock:
+            now = self.clock()
+            if now - self._polled >= POLL_EVERY:
+                self._polled = now
+                self._poll_blocks(now)
+            self._track(now)
+            self._progress_drains(now)
+            decision = decide(self._input(now), self.policy)
+            self._log(decision)
+            if decision.action is Action.GROW:
+                self._grow(decision, now)
+            elif decision.action is Action.RELEASE:
+                self._release(decision, now)
+            return decision
+
+    def _input(self, now: float) -> ScalingInput:
+        with self.master._cond:
+            demand = sample(self.master, self.policy.unknown_task_s)
+            loads = self._loads(now)
+        remaining = None if self._deadline is None else self._deadline - now
+        cores = self.config.settings.cpus_per_node or (loads[0].cores if loads else 1)
+        return ScalingInput(
+            minimum=self.config.minimum, maximum=self.config.maximum, nodes=loads,
+            ready_core_s=demand.ready_core_s, pending_core_s=demand.pending_core_s,
+            ready_tasks=demand.ready_tasks, free_cores=demand.free_cores,
+            unplaceable=demand.unplaceable, pending_nodes=sum(
+                b.waiting for b in self.blocks.values()), remaining_s=remaining,
+            since_change_s=now - self._changed_at, failed_grows=self._failed,
+            since_failure_s=now - self._failed_at, target=self._target,
+            lost_recently=now - self._lost_at < 10.0,
+            default_shape=NodeShape(cores, partition=self.config.settings.partition),
+        )  # fmt: skip
+
+    def _loads(self, now: float) -> tuple[NodeLoad, ...]:
+        loads = []
+        for name, lg in self._ledgers().items():
+            if not lg.alive:
+                continue
+            idle = 0.0 if lg.running else now - self._idle_since.get(name, now)
+            loads.append(NodeLoad(name, lg.node.cores, lg.node.cores - lg.free_cores, idle,
+                                  master=name == self.config.master_node,
+                                  block=self._block_name(name), draining=lg.draining))
+        return tuple(loads)
+
+    def _ledgers(self) -> Mapping[str, Any]:
+        return dict(self.master._ledgers)
+
+    def _block_name(self, name: str) -> str:
+        for block in self.blocks.values():
+            if name in block.names and name not in block.gone:
+                return block.job_id
+        return "main"
+
+    # -- tracking -----------------------------------------------------------------------
+    def _track(self, now: float) -> None:
+        for name, lg in self._ledgers().items():
+            if lg.alive:
+                if lg.running:
+                    self._idle_since.pop(name, None)
+                else:
+                    self._idle_since.setdefault(name, now)
+            elif name not in self._seen_dead:
+                self._seen_dead.add(name)
+                if name not in self._retired:
+                    self._lose(name, now)
+
+    def _lose(self, name: str, now: float) -> None:
+        self.quarantined.add(name)
+        self._lost_at = now
+        self._draining.pop(name, None)
+        self._emit("quarantined", f"node {name} was lost: quarantined for the rest of the "
+                   "run", node=name)
+        self._give_back([name], "lost")
+
+    def _poll_blocks(self, now: float) -> None:
+        live = [b for b in self.blocks.values() if not b.ended]
+        if not live:
+            return
+        jobs = {j.job_id: j for j in self.client.queue([b.job_id for b in live])}
+        for block in live:
+            info = jobs.get(block.job_id)
+            if info is None or info.is_final:
+                block.ended = True
+                state = info.state.value if info else "gone"
+                self._emit("ended", f"extension job {block.job_id} ended ({state})",
+                           job=block.job_id)
+            elif info.state is JobState.PENDING and not block.names and \
+                    now - block.submitted > self.config.pending_timeout:
+                self.client.cancel(block.job_id)
+                block.ended = True
+                self._grow_failed(now, block.nodes, f"extension job {block.job_id} pending "
+                                  f"{now - block.submitted:.0f} s ({info.reason or '?'}); "
+                                  "cancelled")
+
+    # -- growing ------------------------------------------------------------------------
+    def _grow(self, decision: ScaleDecision, now: float) -> None:
+        count = min(decision.count, self._grow_cap or decision.count)
+        shape = decision.shape or NodeShape(1)
+        left = DEFAULT_EXTENSION_S if self._deadline is None else self._deadline - now
+        script = extension_script(
+            self.config.settings, nodes=count, seconds=left, run_dir=self.config.run_dir,
+            exclude=sorted(self.quarantined), constraint=shape.constraint,
+            partition=shape.partition)
+        path = elastic_dir(self.config.run_dir) / f"extension-{len(self.blocks) + 1}.sbatch"
+        _write_private(path, script)
+        try:
+            job_id = self.client.submit(path)
+        except SlurmCommandError as exc:
+            self._grow_failed(now, count, f"sbatch failed: {_one_line(exc)}")
+            return
+        self.blocks[job_id] = Block(job_id, count, now)
+        self._changed_at = now
+        self._grow_cap = None
+        self._emit("grow", f"submitted extension job {job_id} for {count} node(s): "
+                   f"{decision.reason}", job=job_id, nodes=count)
+
+    def _grow_failed(self, now: float, count: int, why: str) -> None:
+        self._failed += 1
+        self._failed_at = now
+        self._grow_cap = max(1, count // 2)
+        wait = min(self.policy.backoff_max_s, self.policy.backoff_s * 2 ** (self._failed - 1))
+        self._emit("grow_failed", f"{why}; retry in {wait:g} s with at most "
+                   f"{self._grow_cap} node(s)", failures=self._failed, retry_in=wait)
+
+    # -- shrinking ----------------------------------------------------------------------
+    def _release(self, decision: ScaleDecision, now: float) -> None:
+        for name in decision.release:
+            if name == self.config.master_node or name in self._draining:
+                continue
+            self._draining[name] = decision.reason
+            self.master.drain(name)
+            self._emit("release", f"draining {name}: {decision.reason}", node=name)
+        self._changed_at = now
+
+    def _progress_drains(self, now: float) -> None:
+        ledgers = self._ledgers()
+        for name in list(self._draining):
+            lg = ledgers.get(name)
+            if lg is None or not lg.alive:
+                self._draining.pop(name)
+            elif not lg.running:
+                self._retired[name] = now
+                self.master.retire(name, f"released: {self._draining.pop(name)}")
+        byes = self._byes()
+        ready = [name for name, when in self._retired.items() if name not in self._released
+                 and (name in byes or now - when >= RETIRE_WAIT)]
+        if ready:
+            self._released.update(ready)
+            self._give_back(ready, "released")
+            self._changed_at = now
+
+    def _give_back(self, names: list[str], why: str) -> None:
+        """Return ``names`` to Slurm: shrink the jobs holding them, or cancel an extension
+        job left with no node (the master's node is never given back)."""
+        by_block: dict[str, list[str]] = {}
+        for name in names:
+            if name != self.config.master_node:
+                by_block.setdefault(self._block_name(name), []).append(name)
+        for block_id, gone in by_block.items():
+            try:
+                self._shrink(block_id, gone, why)
+            except SlurmCommandError as exc:
+                self._emit("error", f"could not give {','.join(gone)} back: {_one_line(exc)}",
+                           job=block_id)
+
+    def _shrink(self, block_id: str, gone: list[str], why: str) -> None:
+        if block_id == "main":
+            gone = [name for name in gone if name in self._main]
+            if not gone:
+                return
+            self._main = [name for name in self._main if name not in gone]
+            self.client.resize(self.config.job_id, self._main)
+            job, now_holds = self.config.job_id, ",".join(self._main)
+        else:
+            block = self.blocks[block_id]
+            block.gone.update(gone)
+            kept = sorted(block.names - block.gone)
+            if kept and not block.ended:
+                self.client.resize(block_id, kept)
+            elif not block.ended:
+                self.client.cancel(block_id)  # False when it had already ended: fine
+                block.ended = True
+            job, now_holds = block_id, ",".join(kept) or "cancelled"
+        for name in gone:
+            self._emit("released", f"{name} {why}: job {job} now {now_holds}", node=name,
+                       job=job)
+
+    # -- the event log ------------------------------------------------------------------
+    def _log(self, decision: ScaleDecision) -> None:
+        key = (decision.action.value, re.sub(r"[0-9][0-9.]*", "#", decision.reason))
+        if key != self._logged:
+            self._logged = key
+            self._emit("decision", decision.reason, action=decision.action.value,
+                       count=decision.count, release=list(decision.release))
+
+    def _emit(self, what: str, reason: str, **fields: Any) -> None:
+        self.master.events.emit("elastic", what=what, reason=reason, **fields)
+
+
+def _write_private(path: Path, text: str) -> None:
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _one_line(exc: SlurmCommandError) -> str:
+    text = (exc.stderr or exc.stdout or str(exc)).strip().splitlines()
+    return text[-1] if text else str(exc)
+
+
+def attach(session: Any, agents: Any, hub: Any, run_dir: str, app_dir: str,
+           env: Mapping[str, str]) -> ElasticController:
+    """Make the distributed ``session`` elastic: write the join file, start the controller,
+    and stop it (cancelling every extension job) when the session closes."""
+    from hpcflow.agents.join import JoinInfo, write_join_info
+    from hpcflow.agents.mpi import node_name
+    from hpcflow.runtime.elastic_io import (
+        elastic_range,
+        extension_settings,
+        pending_timeout,
+        policy_from_env,
+    )
+    from hpcflow.slurm.allocation import Allocation
+    from hpcflow.slurm.client import cwd_runner
+
+    span = elastic_range(env)
+    allocation = Allocation.from_env(env)
+    if span is None or allocation is None or not hasattr(hub, "authkey"):
+        raise HpcflowError("an elastic run needs HPCFLOW_ELASTIC, a Slurm job and the TCP "
+                           "transport (HPCFLOW_TRANSPORT=tcp)")
+    assert hub.address is not None
+    config = ElasticConfig(
+        minimum=span[0], maximum=span[1], job_id=allocation.job_id, run_dir=run_dir,
+        master_node=node_name(dict(env)), main_nodes=allocation.nodelist,
+        settings=extension_settings(run_dir, env, sys.executable),
+        policy=policy_from_env(env), pending_timeout=pending_timeout(env))
+    write_join_info(run_dir, JoinInfo(hub.address[0], hub.address[1], hub.authkey, app_dir))
+    clean = {k: v for k, v in env.items()
+             if k == "SLURM_CONF" or not k.startswith(_JOB_VARIABLES)}
+    client = SlurmClient(runner=cwd_runner(str(elastic_dir(run_dir)), clean), timeout=20.0)
+    controller = ElasticController(session.master, config, client, byes=lambda: {
+        agents.names[r] for r in set(agents.byes) if r in agents.names})
+    agents.admit = controller.admit
+    session.master.elastic = controller
+    session.on_close[:0] = [controller.stop]
+    session.on_close.insert(len(session.on_close) - 1, controller.cancel_all)
+    return controller.start()
+
+
+#: Variables of the main job that must not leak into an extension job's sbatch/srun.
+_JOB_VARIABLES = ("SLURM_", "SBATCH_", "SRUN_", "SALLOC_", "PMI_", "PMIX_", "OMPI_COMM_")

@@ -1,0 +1,137 @@
+"""What the elastic controller reads: the master's demand, and the run's elastic settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hpcflow.config.site import SiteConfig
+from hpcflow.errors import UsageError
+from hpcflow.graph.states import TaskState
+from hpcflow.runtime.master import Master
+from hpcflow.scheduler.placement import feasible
+from hpcflow.scheduler.scaling import NodeShape, ScalingPolicy
+from hpcflow.slurm.extension import ExtensionSettings
+
+ENV_ELASTIC = "HPCFLOW_ELASTIC"
+ENV_IDLE_TIMEOUT = "HPCFLOW_IDLE_TIMEOUT"
+ENV_PENDING_TIMEOUT = "HPCFLOW_ELASTIC_PENDING_TIMEOUT"
+SETTINGS_FILE = "elastic.json"
+MAX_SCAN = 5000  # ready tasks examined per sample
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Work waiting in the master, weighted by measured durations."""
+
+    ready_core_s: float = 0.0
+    pending_core_s: float = 0.0
+    ready_tasks: int = 0
+    free_cores: int = 0
+    unplaceable: tuple[NodeShape, ...] = ()
+
+
+def sample(master: Master, unknown_s: float) -> Demand:
+    """The master's demand now; call with ``master._cond`` held."""
+    nodes = master.nodes()
+    ready = list(master._ready_hi) + list(master._ready)
+    core_s, shapes, weights = 0.0, [], []
+    for task_id in ready[:MAX_SCAN]:
+        record = master.records[task_id]
+        spec = record.definition.spec
+        stats = master.stats.get(spec.name)
+        seconds = stats.mean if stats is not None and stats.count else unknown_s
+        weight = spec.constraints.computing_units * seconds
+        core_s += weight
+        weights.append(weight)
+        versions = [v.spec.constraints for v in record.definition.versions()]
+        if nodes and not feasible(versions, nodes):
+            shapes.append(NodeShape(max(c.computing_units for c in versions),
+                                    gpus=max(c.gpus for c in versions),
+                                    memory_gb=max(c.memory_size for c in versions)))
+    if len(ready) > MAX_SCAN and weights:
+        core_s *= len(ready) / MAX_SCAN
+    pending = master.graph.counts()[TaskState.PENDING]
+    mean = core_s / len(ready) if ready else unknown_s
+    free = sum(lg.free_cores for lg in master._ledgers.values() if lg.usable)
+    return Demand(core_s, pending * mean, len(ready), free, tuple(shapes))
+
+
+def elastic_range(env: Mapping[str, str]) -> tuple[int, int] | None:
+    """``HPCFLOW_ELASTIC=MIN:MAX`` as ints; None when the run is not elastic."""
+    text = env.get(ENV_ELASTIC, "").strip()
+    if not text:
+        return None
+    low, sep, high = text.partition(":")
+    if not sep or not low.isdigit() or not high.isdigit() or not 1 <= int(low) <= int(high):
+        raise UsageError(f"{ENV_ELASTIC}={text!r}: use MIN:MAX with 1 <= MIN <= MAX")
+    return int(low), int(high)
+
+
+def policy_from_env(env: Mapping[str, str]) -> ScalingPolicy:
+    """The default policy with ``HPCFLOW_IDLE_TIMEOUT`` (seconds) applied."""
+    policy = ScalingPolicy()
+    text = env.get(ENV_IDLE_TIMEOUT, "").strip()
+    if text:
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = -1.0
+        if seconds < 0:
+            raise UsageError(f"{ENV_IDLE_TIMEOUT}={text!r}: give seconds >= 0")
+        policy = ScalingPolicy(idle_timeout_s=seconds)
+    return policy
+
+
+def pending_timeout(env: Mapping[str, str], default: float = 60.0) -> float:
+    text = env.get(ENV_PENDING_TIMEOUT, "").strip()
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise UsageError(f"{ENV_PENDING_TIMEOUT}={text!r}: give seconds") from None
+
+
+def extension_settings(run_dir: str, env: Mapping[str, str],
+                       python: str) -> ExtensionSettings:
+    """``<run dir>/elastic.json`` written by ``hpcflow submit``; else the job's own
+    partition from the environment."""
+    path = Path(run_dir) / SETTINGS_FILE
+    try:
+        return ExtensionSettings.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    return ExtensionSettings(job_name=env.get("SLURM_JOB_NAME", "hpcflow") or "hpcflow",
+                             python=python, partition=env.get("SLURM_JOB_PARTITION"),
+                             cpus_per_node=_int(env.get("SLURM_CPUS_ON_NODE")))
+
+
+def elastic_job(span: tuple[int, int] | None, idle_timeout: float | None
+                ) -> tuple[dict[str, str], dict[str, bool]]:
+    """Environment and sbatch options of an elastic main job: it survives the loss of a
+    node (``--no-kill``) and is never requeued."""
+    if idle_timeout is not None and (span is None or idle_timeout < 0):
+        raise UsageError("--idle-timeout needs --elastic and seconds >= 0")
+    if span is None:
+        return {}, {}
+    env = {ENV_ELASTIC: f"{span[0]}:{span[1]}"}
+    if idle_timeout is not None:
+        env[ENV_IDLE_TIMEOUT] = f"{idle_timeout:g}"
+    return env, {"no-kill": True, "no-requeue": True}
+
+
+def settings_json(site: SiteConfig, job_name: str) -> str:
+    """``elastic.json`` for a job submitted with ``site``: what its extension jobs copy."""
+    settings = ExtensionSettings(
+        job_name=job_name, python=site.python, partition=site.partition, account=site.account,
+        qos=site.qos, cpus_per_node=site.cores_per_node, mem_per_node=site.mem_per_node,
+        gpus_per_node=site.gpus_per_node, srun_mpi=site.srun_mpi, modules=site.modules,
+        env=dict(site.env), extra=dict(site.sbatch_extra))
+    return json.dumps(settings.to_json())
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None

@@ -1,0 +1,127 @@
+"""Pure builders for elastic growth and shrinking: extension jobs, resizes, time left.
+
+Growth is an *extension job*: an ordinary batch job (same account/partition/qos as the
+main job, walltime capped at the main job's remaining time) whose one step starts an
+agent per node; each agent reads the master's address and the run's key from the run
+directory (0700, files 0600) and joins over the HMAC-authenticated TCP channel. That
+works with any MPI, or none: MPI connect/accept between separately launched jobs works
+only with MPICH's ofi netmod (not Open MPI under srun), and Slurm's job expansion is off
+at most sites. Shrinking gives back nodes of a job with ``scontrol update JobId=J
+NodeList=<kept>`` (steps still on a removed node are SIGKILLed: drain first) or cancels a
+whole extension job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpcflow.errors import UsageError
+from hpcflow.slurm.script import OptionValue, SbatchSpec, render_sbatch
+from hpcflow.slurm.srun import agents_step_argv, check_job_id, python_argv
+
+#: Module the extension job's step runs on every node (one agent each).
+JOIN_MODULE = "hpcflow.agents.join"
+#: Name of the agents step of an extension job.
+EXTENSION_STEP = "hpcflow-ext-agents"
+#: Shortest walltime an extension job asks for.
+MIN_EXTENSION_S = 60
+
+_NODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*")
+_LEFT_RE = re.compile(r"(?:([0-9]+)-)?(?:([0-9]+):)?([0-9]+):([0-9]+)")
+
+
+@dataclass(frozen=True)
+class ExtensionSettings:
+    """What an extension job copies from the main job (written to the run directory)."""
+
+    job_name: str
+    python: str = "python3"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    cpus_per_node: int | None = None
+    mem_per_node: str | None = None
+    gpus_per_node: int = 0
+    srun_mpi: str | None = None
+    modules: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    extra: Mapping[str, OptionValue] = field(default_factory=dict, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "modules": list(self.modules), "env": dict(self.env),
+                "extra": dict(self.extra)}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> ExtensionSettings:
+        known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "modules": tuple(known.get("modules") or ())})
+
+
+def extension_script(settings: ExtensionSettings, *, nodes: int, seconds: float,
+                     run_dir: str, exclude: Sequence[str] = (), constraint: str | None = None,
+                     partition: str | None = None) -> str:
+    """The batch script of one extension job of ``nodes`` nodes for ``seconds`` at most."""
+    extra: dict[str, OptionValue] = {**settings.extra, "no-requeue": True, "no-kill": True}
+    if exclude:
+        extra["exclude"] = ",".join(_checked_nodes(exclude))
+    if constraint:
+        extra["constraint"] = constraint
+    env = {**settings.env, "HPCFLOW_RUN_DIR": run_dir,
+           "HPCFLOW_SRUN_MPI": settings.srun_mpi or "default"}
+    spec = SbatchSpec(
+        job_name=f"{settings.job_name}-ext"[:128], nodes=nodes, time=extension_time(seconds),
+        launch=extension_launch(settings, nodes, run_dir),
+        partition=partition or settings.partition, account=settings.account, qos=settings.qos,
+        cpus_per_node=settings.cpus_per_node, mem_per_node=settings.mem_per_node,
+        gpus_per_node=settings.gpus_per_node, output=f"{run_dir}/slurm-%j.out",
+        error=f"{run_dir}/slurm-%j.err", extra=extra, modules=settings.modules, env=env,
+    )  # fmt: skip
+    return render_sbatch(spec)
+
+
+def extension_launch(settings: ExtensionSettings, nodes: int, run_dir: str) -> list[str]:
+    """The extension job's step: one joining agent per node (no MPI needed)."""
+    python_argv(settings.python)  # validated here, split by agents_step_argv
+    return agents_step_argv(nodes, None, settings.python, ["-m", JOIN_MODULE, run_dir],
+                            job_name=EXTENSION_STEP)
+
+
+def extension_time(seconds: float) -> str:
+    """``HH:MM:SS`` for sbatch: whole minutes below ``seconds``, at least one minute."""
+    total = max(MIN_EXTENSION_S, int(seconds) // 60 * 60)
+    hours, rest = divmod(total, 3600)
+    return f"{hours:02d}:{rest // 60:02d}:00"
+
+
+def resize_argv(job_id: str, kept: Sequence[str]) -> list[str]:
+    """``scontrol update JobId=J NodeList=a,b``: keep only ``kept`` in the allocation."""
+    if not kept:
+        raise UsageError("resize_argv: keep at least one node (cancel the job instead)")
+    return ["scontrol", "update", f"JobId={check_job_id(job_id)}",
+            "NodeList=" + ",".join(_checked_nodes(kept))]
+
+
+def time_left_argv(job_id: str) -> list[str]:
+    """``squeue -h -j J -o %L``: the job's remaining time."""
+    return ["squeue", "-h", "-j", check_job_id(job_id), "-o", "%L"]
+
+
+def parse_time_left(text: str) -> float | None:
+    """Seconds from squeue's ``%L`` (``M:SS``, ``H:MM:SS``, ``D-HH:MM:SS``); None when
+    unlimited or not known."""
+    value = text.strip()
+    match = _LEFT_RE.fullmatch(value)
+    if not match:
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return float(days * 86400 + hours * 3600 + minutes * 60 + seconds)
+
+
+def _checked_nodes(nodes: Sequence[str]) -> list[str]:
+    bad = [n for n in nodes if not isinstance(n, str) or not _NODE_RE.fullmatch(n)]
+    if bad:
+        raise UsageError(f"bad node name {bad[0]!r}")
+    return list(nodes)
