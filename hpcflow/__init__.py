@@ -21,6 +21,7 @@ from hpcflow.api import (
     on_failure,
     open_file,
     request_resources,
+    snapshot,
     start,
     stop,
     task,
@@ -57,7 +58,7 @@ __all__ = [
     "FILE_IN_STDIN", "FILE_OUT", "FILE_OUT_STDERR", "FILE_OUT_STDOUT", "IN", "INOUT", "OUT",
     "HpcflowError", "TaskFailed", "TaskGroup", "barrier", "binary", "constraint",
     "delete_file", "delete_object", "free_resources", "implement", "mpi", "multinode",
-    "number_of_resources", "ompss", "on_failure", "open_file", "request_resources", "start",
-    "stop", "task",
+    "number_of_resources", "ompss", "on_failure", "open_file", "request_resources", "snapshot",
+    "start", "stop", "task",
     "wait_on", "wait_on_directory", "wait_on_file",
 ]

@@ -9,6 +9,7 @@ from hpcflow.api.sync import (
     delete_file,
     delete_object,
     open_file,
+    snapshot,
     start,
     stop,
     wait_on,
@@ -19,6 +20,6 @@ from hpcflow.api.sync import (
 __all__ = [
     "TaskFunction", "TaskGroup", "barrier", "binary", "constraint", "delete_file",
     "delete_object", "free_resources", "implement", "mpi", "multinode", "number_of_resources",
-    "ompss", "on_failure", "open_file", "request_resources", "start", "stop", "task", "wait_on",
-    "wait_on_directory", "wait_on_file",
+    "ompss", "on_failure", "open_file", "request_resources", "snapshot", "start", "stop", "task",
+    "wait_on", "wait_on_directory", "wait_on_file",
 ]

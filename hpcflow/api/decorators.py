@@ -31,7 +31,7 @@ from hpcflow.runtime.calls import function_bytes
 
 _STASH = "__hpcflow_stash__"  # options given by decorators placed below @task
 _TASK_OPTIONS = ("returns", "priority", "time_out", "on_failure", "retries", "defaults",
-                 "target_direction")
+                 "target_direction", "checkpoint")
 _UNSET: Any = object()
 
 
@@ -131,7 +131,8 @@ def _make_task(func: Callable[..., Any], options: dict[str, Any]) -> TaskFunctio
         policy=Policy.parse(options.get("on_failure", "RETRY"), f"task {name}"),
         retries=int(options.get("retries", 2)),
         constraints=stash.get("constraints", Constraints()),
-        returns_type=type_name(options.get("returns")))
+        returns_type=type_name(options.get("returns")),
+        checkpoint=bool(options.get("checkpoint", True)))
     spec = _apply_failure(spec, options.get("defaults"), stash.get("on_failure"))
     spec = apply_launch(spec, stash.get("launch"))
     result = TaskFunction(func, spec)

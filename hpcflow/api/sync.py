@@ -113,6 +113,13 @@ def barrier(no_more_tasks: bool = False) -> None:
         runtime.barrier()
 
 
+def snapshot(timeout: float | None = None) -> bool:
+    """Write the checkpoint of every task finished so far now (with ``--checkpoint
+    periodic`` they are otherwise written every interval); True once they are on disk."""
+    checkpoints = getattr(context.current(), "checkpoints", None)
+    return True if checkpoints is None else bool(checkpoints.flush(timeout))
+
+
 def delete_object(*objs: Any) -> None:
     """Tell the runtime an object will not be used again; it drops its versions."""
     runtime = context.current()

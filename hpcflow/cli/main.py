@@ -26,8 +26,21 @@ def main() -> None:
     """Run plain Python scripts with @task functions in parallel, locally or on Slurm."""
 
 
+_CHECKPOINT = click.option(
+    "--checkpoint", type=click.Choice(["every", "periodic", "off"]), default="every",
+    show_default=True, help="Persist finished tasks in the run directory: each at once, "
+    "every --checkpoint-interval seconds, or not at all.")
+_INTERVAL = click.option("--checkpoint-interval", type=click.FloatRange(min=0.0), default=60.0,
+                         show_default=True, help="Seconds between writes with periodic.")
+_CONTINUE = click.option("--continue", "continue_run", is_flag=True,
+                         help="Near the walltime, submit a continuation job that resumes "
+                         "the run (--dependency=afterany:<this job>).")
+_MAX_CONT = click.option("--max-continuations", type=click.IntRange(min=0), default=10,
+                         show_default=True, help="At most this many continuation jobs.")
+
+
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("app")
+@click.argument("app", required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--workers", type=click.IntRange(min=1), help="Task processes (default: cores).")
 @click.option("--cpus", type=click.IntRange(min=1), help="Cores offered to tasks.")
@@ -39,23 +52,32 @@ def main() -> None:
 @click.option("--site", help="Site config (name or .toml path) for srun inside an allocation.")
 @click.option("--compat", type=click.Choice(["pycompss"]),
               help="Run an unmodified app of another model (its imports map onto hpcflow).")
-def run(app: str, args: tuple[str, ...], workers: int | None, cpus: int | None,
+@click.option("--resume", metavar="RUN", help="Resume RUN (run directory, job id or name): "
+              "tasks with a valid checkpoint are restored, not run (APP: the recorded one).")
+@_CHECKPOINT
+@_INTERVAL
+@_CONTINUE
+@_MAX_CONT
+def run(app: str | None, args: tuple[str, ...], workers: int | None, cpus: int | None,
         memory: float | None, quiet: bool, run_dir: str | None, site: str | None,
-        compat: str | None) -> None:
+        compat: str | None, resume: str | None, checkpoint: str, checkpoint_interval: float,
+        continue_run: bool, max_continuations: int) -> None:
     """Run APP (a Python script) with its tasks in parallel: APP [-- ARGS].
 
     Inside a multi-node Slurm allocation the tasks run across its nodes."""
     from hpcflow.runtime.launch import RunOptions
     from hpcflow.runtime.launch import run as run_app
 
-    options = RunOptions(workers, cpus, memory, quiet, run_dir, site, compat)
+    options = RunOptions(workers, cpus, memory, quiet, run_dir, site, compat, resume,
+                         checkpoint, checkpoint_interval, continue_run, max_continuations)
     sys.exit(run_app(app, list(args), options))
 
 
 @main.command()
 @click.argument("app")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--nodes", "-N", type=int, required=True, help="Nodes (one hpcflow agent each).")
+@click.option("--nodes", "-N", type=int, help="Nodes (one hpcflow agent each); required "
+              "unless --resume.")
 @click.option("--time", help="Time limit, HH:MM:SS or D-HH:MM:SS (default: the site's).")
 @click.option("--partition", help="Slurm partition (default: the site's, else Slurm's).")
 @click.option("--account", help="Slurm account to charge.")
@@ -73,6 +95,14 @@ def run(app: str, args: tuple[str, ...], workers: int | None, cpus: int | None,
               help="Grow and shrink the job between MIN and MAX nodes as work waits or idles.")
 @click.option("--idle-timeout", type=float, metavar="SECONDS",
               help="With --elastic: release a node idle this long (default 30).")
+@click.option("--resume", metavar="RUN", help="Submit RUN's job script again: the job resumes "
+              "the run from its checkpoints.")
+@_CHECKPOINT
+@_CONTINUE
+@_MAX_CONT
+@click.option("--walltime-lead", type=click.IntRange(min=1), metavar="SECONDS",
+              help="Slurm warns the job (SIGUSR1) this long before its time limit "
+              "(default: 60, or a quarter of a shorter limit).")
 def submit(app: str, args: tuple[str, ...], **options: object) -> None:
     """Submit APP as a Slurm batch job: APP --nodes N [OPTIONS] [-- ARGS]."""
     from hpcflow.runtime.submit import SubmitRequest, submit_app

@@ -208,6 +208,7 @@ class TaskSpec:
     constraints: Constraints = field(default_factory=Constraints)
     launch: LaunchSpec | None = None  # @binary/@mpi/@ompss/@multinode
     returns_type: str = ""  # the name of a type given as ``returns`` (``int``, ``list``)
+    checkpoint: bool = True  # False: never stored nor restored (``@task(checkpoint=False)``)
 
     def param(self, name: str) -> ParamSpec | None:
         for p in self.params:

@@ -17,9 +17,11 @@ from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
 from hpcflow.runtime.compat import activate
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.records import write_records
+from hpcflow.runtime.resume import attach, resolve_resume
 from hpcflow.runtime.rundir import default_run_dir, imported_modules, software_versions
 from hpcflow.runtime.session import Session, local_session
 from hpcflow.runtime.steps import StepSettings
+from hpcflow.runtime.walltime import ignore_walltime_signal
 from hpcflow.slurm.allocation import Allocation
 from hpcflow.slurm.srun import agents_step_argv
 
@@ -35,15 +37,27 @@ class RunOptions:
     run_dir: str | None = None
     site: str | None = None
     compat: str | None = None  # a compatibility package for the app, e.g. "pycompss"
+    resume: str | None = None  # a run to resume from its checkpoints (its run directory)
+    checkpoint: str = "every"  # every | periodic | off
+    checkpoint_interval: float = 60.0  # seconds, for periodic
+    continue_run: bool = False  # near the walltime, submit a continuation job
+    max_continuations: int = 10
 
 
 LocalOptions = RunOptions
 
 
-def run(app: str, args: Sequence[str], options: RunOptions,
+def run(app: str | None, args: Sequence[str], options: RunOptions,
         env: Mapping[str, str] | None = None) -> int:
     """Run ``app``: distributed inside a multi-node Slurm step or allocation, else local."""
     env = os.environ if env is None else env
+    if options.resume:
+        if options.checkpoint == "off":
+            raise UsageError("--resume needs checkpoints: not with --checkpoint off")
+        run_dir, app, args = resolve_resume(app, args, options.resume)
+        options = replace(options, run_dir=run_dir, resume=run_dir)
+    if not app:
+        raise UsageError("give the APP to run (or --resume RUN)")
     path = check_app(app)
     if options.compat:
         activate(options.compat)  # before any task process starts: they inherit PYTHONPATH
@@ -73,6 +87,7 @@ def run_local(path: str, args: Sequence[str], options: RunOptions) -> int:
                             options.cpus or node_cpus(), options.memory_gb,
                             progress=_progress(options), events=_event_log(options))
     session.master.steps.configure(StepSettings.from_env(os.environ, False, options.run_dir))
+    attach(session, options, os.environ)
     return finish(session, path, args, options)
 
 
@@ -88,10 +103,12 @@ def run_rank(path: str, args: Sequence[str], options: RunOptions, tasks: int) ->
     if transport not in ("tcp", "mpi"):
         raise UsageError(f"HPCFLOW_TRANSPORT={transport!r}: use tcp or mpi")
     if comm.Get_rank() != 0:
+        ignore_walltime_signal()
         _exit_now(serve_agent(comm, app_dir, transport))
     session = distributed_session(comm, app_dir, _progress(options), transport,
                                   events=_event_log(options), elastic=_elastic(options, app_dir))
     session.master.steps.configure(StepSettings.from_env(os.environ, True, options.run_dir))
+    attach(session, options, os.environ)
     _exit_now(finish(session, path, args, options))
     return 1  # not reached
 
@@ -131,6 +148,12 @@ def _option_args(options: RunOptions) -> list[str]:
         argv += ["--run-dir", options.run_dir]
     if options.compat:
         argv += ["--compat", options.compat]
+    if options.resume:
+        argv += ["--resume", options.resume]
+    argv += ["--checkpoint", options.checkpoint,
+             "--checkpoint-interval", f"{options.checkpoint_interval:g}"]
+    if options.continue_run:
+        argv += ["--continue", "--max-continuations", str(options.max_continuations)]
     return argv
 
 

@@ -59,6 +59,8 @@ class Master(Waiting):
         self._live_nodes: tuple[NodeResources, ...] = ()
         self.steps = StepPlanner()
         self.elastic: Any = None  # the ElasticController of an elastic run
+        self.checkpoints: Any = None  # a Checkpointer (runtime/checkpoint.py), or None
+        self.draining: Any = None  # a Drain near the walltime (runtime/walltime.py), or None
 
     # -- agents ---------------------------------------------------------------------
     def add_agent(self, agent: Agent) -> None:
@@ -181,6 +183,8 @@ class Master(Waiting):
 
     # -- scheduling -----------------------------------------------------------------
     def _enqueue(self, task_id: int) -> None:
+        if self.checkpoints is not None and self.checkpoints.intercept(self, task_id):
+            return  # finished from its checkpoint
         if self.records[task_id].definition.spec.priority:
             self._ready_hi[task_id] = None
         else:
@@ -190,6 +194,8 @@ class Master(Waiting):
         several = len(self._ledgers) > 1
         for queue in (self._ready_hi, self._ready):
             for task_id in queue:  # not mutated until place() has returned
+                if self.draining is not None and not self.draining.may_start(task_id):
+                    continue  # cannot finish before the walltime
                 versions = self.records[task_id].definition.versions()
                 locality = self._locality(task_id) if several else {}
                 yield self.steps.candidate(task_id, [v.spec.constraints for v in versions],
@@ -287,6 +293,8 @@ class Master(Waiting):
         if record.node is not None:
             for version in writes.values():
                 self._where[version] = record.node
+        if self.checkpoints is not None:
+            self.checkpoints.finished(record, result)
         self._count(record, failed=False)
         self._emit_end("finished", record, result)
         self._advance(self.graph.finish(record.id))

@@ -13,7 +13,6 @@ writes ``status.json``, which ``--wait`` turns into our exit status.  The outsid
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import re
 import shutil
@@ -32,9 +31,12 @@ from hpcflow.config.site import (
     user_default_site,
 )
 from hpcflow.errors import UsageError
+from hpcflow.runtime import chain
 from hpcflow.runtime.app import check_app
+from hpcflow.runtime.continuation import job_run_flags, resubmit_run, walltime_lead
 from hpcflow.runtime.elastic_io import SETTINGS_FILE, elastic_job, settings_json
 from hpcflow.runtime.live import EVENTS_FILE, ProgressTails, run_status_lines
+from hpcflow.runtime.walltime import LEAD_ENV
 from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.follow import FileTail, follow
 from hpcflow.slurm.parse import JobInfo, JobState
@@ -45,8 +47,8 @@ from hpcflow.slurm.srun import agents_step_argv, check_job_id
 DEFAULT_SITE = "generic"
 #: Directory under the cwd holding one run directory per job (unless ``--output``).
 RUNS_DIR = "hpcflow-runs"
-SCRIPT_FILE = "job.sbatch"
-JOB_FILE = "job.json"
+SCRIPT_FILE = chain.SCRIPT_FILE
+JOB_FILE = chain.JOB_FILE
 STATUS_FILE = "status.json"
 #: Jobs named with this prefix are listed by ``hpcflow status`` (besides local job.json ids).
 JOB_NAME_PREFIX = "hpcflow"
@@ -79,6 +81,11 @@ class SubmitRequest:
     idle_timeout: float | None = None
     dry_run: bool = False
     wait: bool = False
+    resume: str | None = None  # submit the run's own script again; it resumes the run
+    checkpoint: str = "every"
+    continue_run: bool = False
+    max_continuations: int = 10
+    walltime_lead: int | None = None
 
 
 @dataclass(frozen=True)
@@ -185,28 +192,32 @@ def run_dir_for(job_name: str, now: datetime, cwd: Path, output: str | None,
 
 
 def launch_argv(site: SiteConfig, nodes: int, run_dir: Path, app: str,
-                args: Sequence[str]) -> list[str]:
-    """The srun step: one ``<python> -m hpcflow run --run-dir D APP -- ARGS`` per node."""
-    module_args = ["-m", "hpcflow", "run", "--run-dir", str(run_dir), app, "--", *args]
+                args: Sequence[str], flags: Sequence[str] = ()) -> list[str]:
+    """The srun step: one ``<python> -m hpcflow run --run-dir D APP -- ARGS`` per node
+    (``flags``, e.g. ``--resume D``, replace ``--run-dir D``)."""
+    module_args = ["-m", "hpcflow", "run", *(flags or ["--run-dir", str(run_dir)]), app, "--",
+                   *args]
     return agents_step_argv(nodes, site.srun_mpi, site.python, module_args)
 
 
 def batch_spec(site: SiteConfig, *, nodes: int, job_name: str, run_dir: Path, cwd: Path,
                walltime: str, launch: Sequence[str], elastic: tuple[int, int] | None,
-               idle_timeout: float | None = None) -> SbatchSpec:
+               idle_timeout: float | None = None, lead: int | None = None) -> SbatchSpec:
     """The :class:`SbatchSpec` of a job: the site's settings plus our files and variables.
     An elastic job survives the loss of a node (``--no-kill``) and is never requeued."""
     elastic_env, elastic_options = elastic_job(elastic, idle_timeout)
     env = {**site.env, "HPCFLOW_RUN_DIR": str(run_dir),
            "HPCFLOW_SRUN_MPI": site.srun_mpi or "default", **elastic_env}
     extra = {**site.sbatch_extra, **elastic_options}
+    if lead is not None:
+        env[LEAD_ENV] = str(lead)
     return SbatchSpec(
         job_name=job_name, nodes=nodes, time=walltime, launch=launch,
         partition=site.partition, account=site.account, qos=site.qos,
         cpus_per_node=site.cores_per_node, mem_per_node=site.mem_per_node,
         gpus_per_node=site.gpus_per_node, output=str(run_dir / "slurm-%j.out"),
         error=str(run_dir / "slurm-%j.err"), chdir=str(cwd), extra=extra,
-        modules=site.modules, env=env,
+        modules=site.modules, env=env, signal_lead=lead,
     )  # fmt: skip
 
 
@@ -218,10 +229,12 @@ def build_plan(request: SubmitRequest, site: SiteConfig, app: str, *, cwd: Path,
     walltime = site.walltime(request.time)
     job_name = job_name_for(request.job_name, app)
     run_dir = run_dir_for(job_name, now, cwd, request.output, attempt)
-    launch = launch_argv(site, request.nodes, run_dir, app, request.args)
+    launch = launch_argv(site, request.nodes, run_dir, app, request.args,
+                         job_run_flags(request, run_dir))
     spec = batch_spec(site, nodes=request.nodes, job_name=job_name, run_dir=run_dir, cwd=cwd,
                       walltime=walltime, launch=launch, elastic=elastic,
-                      idle_timeout=request.idle_timeout)
+                      idle_timeout=request.idle_timeout,
+                      lead=walltime_lead(walltime, request.walltime_lead))
     return SubmitPlan(site, app, tuple(request.args), request.nodes, job_name, run_dir, cwd,
                       walltime, elastic, render_sbatch(spec))
 
@@ -243,6 +256,8 @@ def job_record(plan: SubmitPlan, job_id: str, submitted: datetime) -> dict[str, 
 def submit_app(request: SubmitRequest, ctx: Context | None = None) -> int:
     """``hpcflow submit``: check, submit (or print with ``dry_run``), maybe wait; exit status."""
     ctx = ctx or Context.from_process()
+    if request.resume is not None or request.nodes is None:
+        return resubmit_run(request, ctx)  # or says --nodes is required
     check_counts(request)
     site = resolve_config(request, ctx)
     app = check_app(str(ctx.cwd / request.app))
@@ -255,9 +270,9 @@ def submit_app(request: SubmitRequest, ctx: Context | None = None) -> int:
     fresh_parent = not plan.run_dir.parent.exists()
     plan = _create_run_dir(request, plan, ctx.cwd, now)
     if plan.elastic is not None:  # what extension jobs copy; read when the job starts
-        _write_private(plan.run_dir / SETTINGS_FILE, settings_json(plan.site, plan.job_name))
+        chain.write_private(plan.run_dir / SETTINGS_FILE, settings_json(plan.site, plan.job_name))
     job_id = _sbatch(ctx.client, plan, fresh_parent)
-    _write_private(plan.run_dir / JOB_FILE, json.dumps(job_record(plan, job_id, now), indent=1))
+    chain.write_job(plan.run_dir, job_record(plan, job_id, now))
     where = ctx.err if request.wait else ctx.out
     where.write(f"submitted job {job_id}\nrun directory {plan.run_dir}\n")
     where.flush()
@@ -297,19 +312,13 @@ def _sbatch(client: SlurmClient, plan: SubmitPlan, fresh_parent: bool) -> str:
     parent directory if this submission created it and it is empty)."""
     try:
         script = plan.run_dir / SCRIPT_FILE
-        _write_private(script, plan.script)
+        chain.write_private(script, plan.script)
         return client.submit(script)
     except BaseException:
         shutil.rmtree(plan.run_dir, ignore_errors=True)
         if fresh_parent and not any(plan.run_dir.parent.iterdir()):
             plan.run_dir.parent.rmdir()
         raise
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text if text.endswith("\n") else text + "\n")
 
 
 # --------------------------------------------------------------------------- following
@@ -333,7 +342,7 @@ def follow_job(ctx: Context, job_id: str, run_dir: Path,
 
 def read_status(run_dir: Path) -> dict[str, Any] | None:
     """``status.json`` written by the runtime, if present and holding an int exit_status."""
-    doc = _read_json(run_dir / STATUS_FILE)
+    doc = chain.read_json(run_dir / STATUS_FILE)
     status = doc.get("exit_status") if doc else None
     if isinstance(status, bool) or not isinstance(status, int):
         return None
@@ -341,9 +350,13 @@ def read_status(run_dir: Path) -> dict[str, Any] | None:
 
 
 def wait_for_job(ctx: Context, job_id: str, run_dir: Path) -> int:
-    """Follow the job to its end; the app's exit status (status.json, else Slurm's)."""
+    """Follow the job (and its continuations) to the end; the app's exit status
+    (status.json, else Slurm's)."""
     try:
         info = follow_job(ctx, job_id, run_dir, progress=ctx.err.isatty())
+        while (after := chain.next_job(run_dir, job_id)) is not None:
+            ctx.err.write(f"hpcflow: job {job_id} continues in job {after}\n")
+            job_id, info = after, follow_job(ctx, after, run_dir, progress=ctx.err.isatty())
     except KeyboardInterrupt:
         ctx.err.write(f"hpcflow: stopped waiting; job {job_id} goes on "
                       f"(hpcflow cancel {job_id} stops it)\n")
@@ -405,7 +418,7 @@ def show_status(job_id: str | None, ctx: Context | None = None) -> int:
         raise UsageError(f"job {job_id} is unknown to Slurm and has no run directory here")
     doc = read_status(run_dir) if run_dir else None
     live = run_status_lines(run_dir) if run_dir else []
-    for line in status_lines(job_id, info, run_dir, doc) + live:
+    for line in status_lines(job_id, info, run_dir, doc) + chain.chain_lines(run_dir) + live:
         ctx.out.write(line + "\n")
     return 0
 
@@ -424,7 +437,7 @@ def status_lines(job_id: str, info: JobInfo | None, run_dir: Path | None,
 
 
 def _list_jobs(ctx: Context) -> int:
-    local = {_job_id_in(run_dir) for run_dir in _run_dirs(ctx.cwd)}
+    local = {j for d in _run_dirs(ctx.cwd) for j in chain.job_chain(chain.read_job(d))}
     jobs = [job for job in ctx.client.queue(user=ctx.user)
             if job.name.startswith(JOB_NAME_PREFIX) or job.job_id in local]
     if not jobs:
@@ -478,24 +491,9 @@ def find_run_dir(ctx: Context, job_id: str, info: JobInfo | None) -> Path | None
         candidates.append(Path(info.stdout).parent)
     if info is not None and info.workdir:
         candidates += _run_dirs(Path(info.workdir))
-    return next((c for c in candidates if _job_id_in(c) == job_id), None)
+    return next((c for c in candidates if job_id in chain.job_chain(chain.read_job(c))), None)
 
 
 def _run_dirs(root: Path) -> list[Path]:
     """Directories holding a job.json under ``root/hpcflow-runs``."""
     return [path.parent for path in sorted((root / RUNS_DIR).glob(f"*/{JOB_FILE}"))]
-
-
-def _job_id_in(run_dir: Path) -> str | None:
-    """The job id recorded in ``run_dir/job.json``, if any."""
-    job_id = (_read_json(run_dir / JOB_FILE) or {}).get("job_id")
-    return job_id if isinstance(job_id, str) else None
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from ``path``; None if it is missing, unreadable or not an object."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None

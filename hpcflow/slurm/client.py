@@ -20,6 +20,7 @@ from hpcflow.slurm.parse import (
     JobInfo,
     expand_nodelist,
     parse_default_partition,
+    parse_end_time,
     parse_hostnames,
     parse_sacct,
     parse_sbatch_parsable,
@@ -119,9 +120,15 @@ class SlurmClient:
             raise SlurmCommandError(argv, result.returncode, stdout, stderr)
         return stdout
 
-    def submit(self, script_path: str | os.PathLike[str]) -> str:
-        """Submit a batch script with ``sbatch --parsable``; return the job id."""
-        return parse_sbatch_parsable(self._run(srun.sbatch_argv(script_path)))
+    def submit(self, script_path: str | os.PathLike[str], dependency: str | None = None) -> str:
+        """Submit a batch script with ``sbatch --parsable`` (and ``--dependency``); return
+        the job id."""
+        return parse_sbatch_parsable(self._run(srun.sbatch_argv(script_path,
+                                                                dependency=dependency)))
+
+    def end_time(self, job_id: str) -> float | None:
+        """When the time limit of a running job ends it (epoch seconds); None if unknown."""
+        return parse_end_time(self._run(srun.squeue_end_time_argv(job_id)))
 
     def job_info(self, job_id: str) -> JobInfo | None:
         """State of ``job_id`` from ``scontrol -o show job``; None once Slurm forgot it."""

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hpcflow.errors import HpcflowError
@@ -147,6 +148,16 @@ def parse_sbatch_parsable(out: str) -> str:
     if not re.fullmatch(r"[0-9]+", job_id):
         raise SlurmParseError(f"no job id in sbatch --parsable output: {_clip(out)!r}")
     return job_id
+
+
+def parse_end_time(out: str) -> float | None:
+    """Epoch seconds of squeue's ``%e`` (local ``YYYY-MM-DDTHH:MM:SS``); None when the
+    job has no end time (``Unknown``, ``N/A``, no line)."""
+    text = out.strip().splitlines()[0].strip() if out.strip() else ""
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
 
 
 def parse_exit_code(text: str | None) -> tuple[int | None, int | None]:

@@ -65,6 +65,7 @@ class SbatchSpec:
     extra: Mapping[str, OptionValue] = field(default_factory=dict, hash=False)
     modules: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    signal_lead: int | None = None  # seconds: SIGUSR1 this long before the time limit
 
     def __post_init__(self) -> None:
         """Freeze the sequences and mappings given (lists and dicts are accepted)."""
@@ -83,8 +84,28 @@ def render_sbatch(spec: SbatchSpec) -> str:
     lines += [f"module load {shlex.quote(name)}" for name in _checked_modules(spec.modules)]
     for name, value in sorted(_checked_env(spec.env).items()):
         lines.append(f"export {name}={shlex.quote(value)}")
-    lines.append(shlex.join(_checked_launch(spec.launch)))
+    lines += launch_lines(_checked_launch(spec.launch), spec.signal_lead is not None)
     return "\n".join(lines) + "\n"
+
+
+def launch_lines(argv: Sequence[str], forward_usr1: bool) -> list[str]:
+    """The launch command; with ``forward_usr1`` it runs in the background so the batch
+    shell, the only process ``--signal=B:USR1`` reaches, can pass the signal on to it."""
+    if not forward_usr1:
+        return [shlex.join(argv)]
+    return [
+        "hpcflow_pid= hpcflow_forwarded=0",
+        "trap 'hpcflow_forwarded=1; kill -USR1 \"$hpcflow_pid\" 2>/dev/null || true' USR1",
+        shlex.join(argv) + " &",
+        "hpcflow_pid=$!",
+        "hpcflow_status=0",
+        'wait "$hpcflow_pid" || hpcflow_status=$?',
+        'while [ "$hpcflow_forwarded" = 1 ]; do  # the wait was cut short by the signal',
+        '  hpcflow_forwarded=0 hpcflow_status=0',
+        '  wait "$hpcflow_pid" || hpcflow_status=$?',
+        "done",
+        'exit "$hpcflow_status"',
+    ]
 
 
 def sbatch_options(spec: SbatchSpec) -> dict[str, str | None]:
@@ -109,6 +130,11 @@ def sbatch_options(spec: SbatchSpec) -> dict[str, str | None]:
     if _check_int("gpus_per_node", spec.gpus_per_node, minimum=0):
         options["gpus-per-node"] = str(spec.gpus_per_node)
     options.update(_extra_options(spec.extra))
+    if spec.signal_lead is not None:
+        if "signal" in spec.extra:
+            raise UsageError("sbatch option 'signal' cannot go in the extra options: hpcflow "
+                             "sets it from the walltime lead")
+        options["signal"] = f"B:USR1@{_check_int('signal_lead', spec.signal_lead, 1)}"
     return options
 
 

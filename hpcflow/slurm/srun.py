@@ -127,9 +127,17 @@ def python_argv(python: str) -> list[str]:
     return words
 
 
-def sbatch_argv(script_path: str | os.PathLike[str], parsable: bool = True) -> list[str]:
-    """``sbatch [--parsable] SCRIPT``; the script carries every option as #SBATCH lines."""
-    return ["sbatch", *(["--parsable"] if parsable else []), os.fspath(script_path)]
+def sbatch_argv(script_path: str | os.PathLike[str], parsable: bool = True,
+                dependency: str | None = None) -> list[str]:
+    """``sbatch [--parsable] [--dependency=D] SCRIPT``; the script carries every other
+    option as #SBATCH lines."""
+    extra = [f"--dependency={dependency}"] if dependency else []
+    return ["sbatch", *(["--parsable"] if parsable else []), *extra, os.fspath(script_path)]
+
+
+def squeue_end_time_argv(job_id: str) -> list[str]:
+    """``squeue -h -j JOB -o %e``: the time the job's limit ends it."""
+    return ["squeue", "-h", "-j", check_job_id(job_id), "-o", "%e"]
 
 
 def scancel_argv(job_id: str, signal: str | None = None, *, full: bool = False) -> list[str]:

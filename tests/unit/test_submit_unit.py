@@ -252,10 +252,10 @@ def test_dry_run_script_matches_recorded_output() -> None:
 
 def test_script_launch_line_round_trips_through_the_shell() -> None:
     plan = recorded_plan()
-    launch = plan.script.splitlines()[-1]
-    words = shlex.split(launch)
+    launch = next(line for line in plan.script.splitlines() if line.startswith("srun "))
+    words = shlex.split(launch.removesuffix(" &"))  # in the background: USR1 is forwarded
     assert words[-6:] == ["/home/alice/project/app.py", "--", *HOSTILE_ARGS[:4]]
-    assert words[words.index("run") + 1: words.index("run") + 3] == ["--run-dir",
+    assert words[words.index("run") + 1: words.index("run") + 3] == ["--resume",
                                                                       str(plan.run_dir)]
     assert "/opt/py 3/bin/python3" in words
 
@@ -275,8 +275,8 @@ def test_newline_in_an_app_argument_survives_quoting() -> None:
     request = SubmitRequest("app.py", 1, args=HOSTILE_ARGS, site="testbed")
     site = sub.resolve_config(request, _bare_ctx())
     plan = sub.build_plan(request, site, "/p/app.py", cwd=Path("/p"), now=NOW)
-    launch = plan.script.split("\nsrun ", 1)[1]
-    assert shlex.split("srun " + launch)[-5:] == list(HOSTILE_ARGS)
+    words = shlex.split("srun " + plan.script.split("\nsrun ", 1)[1])
+    assert words[:words.index("&")][-5:] == list(HOSTILE_ARGS)
 
 
 # --------------------------------------------------------------------------- submit
@@ -305,7 +305,7 @@ def test_submit_creates_the_run_dir_and_prints_two_lines(tmp_path: Path) -> None
     assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
     script = (run_dir / "job.sbatch").read_text()
     assert runner.calls[-1] == ["sbatch", "--parsable", str(run_dir / "job.sbatch")]
-    assert f"--run-dir {run_dir} {ctx.cwd / app} -- a 'b c'" in script
+    assert f"--resume {run_dir} {ctx.cwd / app} -- a 'b c' &" in script
     record = json.loads((run_dir / "job.json").read_text())
     assert record["job_id"] == "42" and record["app"] == str(ctx.cwd / app)
     assert (record["args"], record["nodes"], record["site"]) == (["a", "b c"], 2, "testbed")
@@ -607,7 +607,7 @@ def test_cli_dry_run_and_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mon
                                   "--dry-run", "--", "--flag", "x"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("#!/bin/bash\n")
-    assert f"{tmp_path}/app.py -- --flag x\n" in result.output
+    assert f"{tmp_path}/app.py -- --flag x &\n" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.py"]
     for argv, message in [
         (["app.py", "--nodes", "0", "--dry-run"], "--nodes must be at least 1, got 0"),

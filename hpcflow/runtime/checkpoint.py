@@ -1,0 +1,272 @@
+"""Checkpoints of finished tasks, and restoring them when a run is resumed.
+
+The master calls three hooks, all under its lock and all cheap:
+
+- ``intercept`` when a task becomes ready: computes its signature and, when a valid
+  checkpoint of a previous run exists, finishes the task from it instead of running it;
+- ``finished`` when a task succeeded: hard-links its output files aside and queues the
+  entry for the writer thread;
+- ``durations`` are measured on the way (the walltime drain uses them).
+
+A background thread hashes and writes everything (policy ``every``: as soon as it can,
+``periodic``: every ``interval`` seconds); ``flush`` waits until what finished so far is
+on disk (``hpcflow.snapshot()``, the walltime signal, the end of the run).
+"""
+
+from __future__ import annotations
+
+import enum
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hpcflow.agents.protocol import Result
+from hpcflow.errors import UsageError
+from hpcflow.runtime import files
+from hpcflow.runtime.ckstore import CheckpointStore, Entry
+from hpcflow.runtime.signature import blob_hash, code_hash, file_hash, task_signature
+from hpcflow.runtime.tasks import TaskRecord
+
+#: The host named in the result of a task restored from its checkpoint.
+RESTORED_HOST = "checkpoint"
+
+
+class CheckpointPolicy(enum.Enum):
+    """When finished tasks are written: at once, every ``interval`` seconds, or never."""
+
+    EVERY = "every"
+    PERIODIC = "periodic"
+    OFF = "off"
+
+    @classmethod
+    def parse(cls, text: str) -> CheckpointPolicy:
+        try:
+            return cls(text.lower())
+        except ValueError:
+            valid = ", ".join(p.value for p in cls)
+            raise UsageError(f"unknown checkpoint policy {text!r}; valid: {valid}") from None
+
+
+@dataclass(frozen=True)
+class _Job:
+    sig: str
+    name: str
+    values: tuple[bytes, ...]
+    writes: tuple[bytes, ...]
+    staged: tuple[tuple[str, str, bool], ...]  # (final path, staged copy, directory)
+
+
+@dataclass
+class _Flush:
+    done: threading.Event
+
+
+class Checkpointer:
+    """The master's checkpoint hook for one run directory."""
+
+    def __init__(self, store: CheckpointStore, policy: CheckpointPolicy = CheckpointPolicy.EVERY,
+                 interval: float = 60.0) -> None:
+        self.store = store
+        self.policy = policy
+        self.interval = interval
+        self.sigs: dict[int, str] = {}
+        self.durations: dict[str, tuple[int, float]] = {}
+        self.restored = 0
+        self._codes: dict[str, str] = {}
+        self._queue: queue.SimpleQueue[_Job | _Flush | None] = queue.SimpleQueue()
+        self._pending: list[tuple[TaskRecord, Result]] = []
+        self._draining = False
+        self._urgent = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="hpcflow-checkpoints",
+                                        daemon=True)
+
+    def start(self, resume: bool) -> Checkpointer:
+        """Read the previous runs' entries (when resuming) and start the writer."""
+        if resume:
+            self.store.load()
+        self._thread.start()
+        return self
+
+    # -- hooks (master lock held) -------------------------------------------------------
+    def intercept(self, master: Any, task_id: int) -> bool:
+        """A task is ready: True if it was (or is being) finished from its checkpoint."""
+        record: TaskRecord = master.records[task_id]
+        sig = self.sigs.get(task_id)
+        if sig is None:
+            sig = self.sigs[task_id] = self.signature(master, record)
+        entry = self.store.entries.get(sig)
+        if entry is None or record.attempt or not record.definition.spec.checkpoint:
+            return False
+        result = self._restore(record, entry)
+        if result is None:
+            del self.store.entries[sig]  # corrupt or incomplete: compute it again
+            return False
+        self._pending.append((record, result))
+        if not self._draining:  # a loop, not recursion: restored tasks make others ready
+            self._draining = True
+            try:
+                while self._pending:
+                    _finish_restored(master, *self._pending.pop())
+                    self.restored += 1
+            finally:
+                self._draining = False
+        return True
+
+    def finished(self, record: TaskRecord, result: Result) -> None:
+        """A task succeeded: note its duration and queue its checkpoint."""
+        if result.host == RESTORED_HOST:
+            return
+        name = record.definition.spec.name
+        count, total = self.durations.get(name, (0, 0.0))
+        self.durations[name] = (count + 1, total + result.duration)
+        sig = self.sigs.get(record.id)
+        if sig is None or not record.definition.spec.checkpoint:
+            return
+        staged = tuple((out.path, self.store.stage(out.temp, out.directory), out.directory)
+                       for out in record.plan.files)
+        self._queue.put(_Job(sig, name, result.values, result.writes, staged))
+
+    def mean_duration(self, name: str) -> float | None:
+        """Measured mean duration of a function's tasks in this run (None: never ran)."""
+        count, total = self.durations.get(name, (0, 0.0))
+        return total / count if count else None
+
+    # -- signatures ---------------------------------------------------------------------
+    def signature(self, master: Any, record: TaskRecord) -> str:
+        """Function, code, pickled call and inputs of ``record`` (see signature.py)."""
+        spec = record.definition.spec
+        code = self._codes.get(record.definition.func_key)
+        if code is None:
+            code = self._codes[record.definition.func_key] = _definition_code(record)
+        call = record.plan.call
+        for out in record.plan.files:  # private paths name the task id: use the final ones
+            call = call.replace(out.temp.encode(), out.path.encode())
+        inputs = []
+        for version in master.graph.tasks[record.id].reads:
+            kind, ident = version.key
+            if version.writer is not None:
+                writer = master.records[version.writer]
+                inputs.append(f"{self.sigs.get(version.writer, f'unsigned-{writer.id}')}:"
+                              f"{_role(writer, version.key)}")
+            elif kind == "file":
+                inputs.append(f"file:{ident}:{file_hash(str(ident))}")
+            else:
+                inputs.append("value:" + blob_hash(master._store.get(version) or b""))
+        return task_signature(spec.qualname, code, call, inputs)
+
+    def _restore(self, record: TaskRecord, entry: Entry) -> Result | None:
+        spec = record.definition.spec
+        if len(entry.values) != spec.n_returns or \
+                len(entry.writes) != len(record.plan.write_back):
+            return None
+        blobs = [self.store.read_blob(sha) for sha in entry.values + entry.writes]
+        if any(b is None for b in blobs) or not self._restore_files(record, entry):
+            return None
+        now = time.time()
+        values = tuple(b for b in blobs if b is not None)
+        return Result(record.id, record.attempt + 1, True, RESTORED_HOST, 0, now, now,
+                      values[:spec.n_returns], values[spec.n_returns:])
+
+    def _restore_files(self, record: TaskRecord, entry: Entry) -> bool:
+        stored = {path: (sha, directory) for path, sha, directory in entry.files}
+        for out in record.plan.files:
+            sha, directory = stored.get(out.path, ("", out.directory))
+            files.discard(out.temp)
+            put = self.store.restore_tree if directory else self.store.restore_file
+            if directory != out.directory or not sha or not put(sha, out.temp):
+                for other in record.plan.files:
+                    files.discard(other.temp)
+                return False
+        return True
+
+    # -- the writer thread ----------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every task finished so far is on disk; False on time-out."""
+        if not self._thread.is_alive():
+            return True
+        token = _Flush(threading.Event())
+        self._queue.put(token)
+        self._urgent.set()
+        return token.done.wait(timeout)
+
+    def close(self) -> None:
+        """Write what is left and stop the writer."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._urgent.set()
+            self._thread.join()
+
+    def _loop(self) -> None:
+        last = time.monotonic()
+        while True:
+            batch = [self._queue.get()]
+            if self.policy is CheckpointPolicy.PERIODIC and not self._urgent.is_set():
+                self._urgent.wait(max(0.0, self.interval - (time.monotonic() - last)))
+            self._urgent.clear()
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write([j for j in batch if isinstance(j, _Job)])
+            last = time.monotonic()
+            for item in batch:
+                if isinstance(item, _Flush):
+                    item.done.set()
+            if any(item is None for item in batch):
+                return
+
+    def _write(self, jobs: list[_Job]) -> None:
+        entries = []
+        for job in jobs:
+            try:
+                entries.append(self._persist(job))
+            except OSError as exc:
+                sys.stderr.write(f"hpcflow: warning: no checkpoint for a {job.name} task: "
+                                 f"{exc}\n")
+                for _, staged, _ in job.staged:
+                    files.discard(staged)
+        try:
+            self.store.write_entries(entries)
+        except OSError as exc:
+            sys.stderr.write(f"hpcflow: warning: cannot write checkpoints: {exc}\n")
+
+    def _persist(self, job: _Job) -> Entry:
+        values = tuple(self.store.put_blob(b) for b in job.values)
+        writes = tuple(self.store.put_blob(b) for b in job.writes)
+        stored = tuple((path, self.store.put_staged(staged, directory), directory)
+                       for path, staged, directory in job.staged)
+        return Entry(job.sig, job.name, values, writes, stored)
+
+
+def _finish_restored(master: Any, record: TaskRecord, result: Result) -> None:
+    """Finish a ready task with its checkpoint's values, as if it had run (lock held):
+    the master's success path commits its files and makes its successors ready."""
+    record.attempt, record.result = result.attempt, result
+    record.started, record.ended = result.started, result.ended
+    master.graph.start(record.id)
+    master.events.emit("started", task=record.id, node=result.host, attempt=record.attempt,
+                       version=record.definition.spec.name, restored=True)
+    master._succeed(record, result)
+
+
+def _definition_code(record: TaskRecord) -> str:
+    """The code hash of a task and its other versions (``@implement``), with its spec."""
+    parts = []
+    for definition in record.definition.versions():
+        func = getattr(definition, "__wrapped__", None)
+        parts.append(code_hash(func) if func is not None else definition.func_key)
+        parts.append(repr(definition.spec))
+    return "|".join(parts)
+
+
+def _role(writer: TaskRecord, key: Any) -> str:
+    """Which output of ``writer`` a datum is: a return value, a written argument, a file."""
+    if key in writer.outputs:
+        return f"return{writer.outputs.index(key)}"
+    if key in writer.plan.refs:
+        return f"arg{writer.plan.refs.index(key)}"
+    return f"{key[0]}:{key[1]}"

@@ -1,0 +1,200 @@
+"""The checkpoint store in a run directory: content-addressed blobs and entry files.
+
+Layout under ``<run dir>/checkpoints/``::
+
+    objects/ab/ab12...   pickled values, output files and directory manifests, named by
+                         the sha256 of their content
+    entries/*.jsonl      one line per finished task: signature, the sha256 of each
+                         returned value, write-back and output file; each line carries a
+                         hash of itself
+    staging/             hard links to outputs waiting to be hashed
+
+Every file is written to a temporary name and renamed into place, so a killed writer
+leaves either nothing or a complete file. Nothing is trusted on reading: a blob whose
+content does not match its name, or a line whose hash does not match, is ignored and the
+task is computed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from hpcflow.runtime.signature import blob_hash, digest
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A finished task as stored: where to find its values and output files."""
+
+    sig: str
+    name: str
+    values: tuple[str, ...]
+    writes: tuple[str, ...]
+    files: tuple[tuple[str, str, bool], ...]  # (final path, content hash, is a directory)
+
+    def to_line(self) -> str:
+        body = {"sig": self.sig, "name": self.name, "values": list(self.values),
+                "writes": list(self.writes), "files": [list(f) for f in self.files]}
+        text = json.dumps(body, sort_keys=True)
+        return json.dumps({**body, "check": digest(text)}, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> Entry | None:
+        """The entry of a line, or None if the line is torn, altered or malformed."""
+        try:
+            doc = json.loads(line)
+            check = doc.pop("check")
+            if digest(json.dumps(doc, sort_keys=True)) != check:
+                return None
+            files = tuple((str(p), str(h), bool(d)) for p, h, d in doc["files"])
+            return cls(str(doc["sig"]), str(doc["name"]), tuple(map(str, doc["values"])),
+                       tuple(map(str, doc["writes"])), files)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+class CheckpointStore:
+    """Reads and writes one run's checkpoints (the constructor does no I/O)."""
+
+    def __init__(self, run_dir: str) -> None:
+        self.root = os.path.join(run_dir, CHECKPOINT_DIR)
+        self.entries: dict[str, Entry] = {}
+        self.corrupt = 0
+        self._known: set[str] = set()
+
+    # -- reading ---------------------------------------------------------------------
+    def load(self) -> int:
+        """Read every entry file; return how many valid entries there are."""
+        folder = os.path.join(self.root, "entries")
+        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        for name in names:
+            if not name.endswith(".jsonl"):
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    entry = Entry.from_line(line)
+                    if entry is None:
+                        self.corrupt += 1
+                    else:
+                        self.entries[entry.sig] = entry
+        return len(self.entries)
+
+    def read_blob(self, sha: str) -> bytes | None:
+        """A blob's bytes if present and intact, else None."""
+        try:
+            with open(self._object(sha), "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return None
+        return data if blob_hash(data) == sha else None
+
+    def restore_file(self, sha: str, target: str) -> bool:
+        """Copy the blob ``sha`` to ``target`` if it is intact (checked while copying)."""
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        h = hashlib.sha256()
+        try:
+            with open(self._object(sha), "rb") as src, open(target, "wb") as dst:
+                while block := src.read(1 << 20):
+                    h.update(block)
+                    dst.write(block)
+        except OSError:
+            return False
+        return h.hexdigest() == sha
+
+    def restore_tree(self, sha: str, target: str) -> bool:
+        """Rebuild a directory from its manifest blob ``sha`` at ``target``."""
+        manifest = self.read_blob(sha)
+        if manifest is None:
+            return False
+        try:
+            items: list[Any] = json.loads(manifest)
+        except ValueError:
+            return False
+        os.makedirs(target, exist_ok=True)
+        for kind, rel, file_sha in items:
+            path = os.path.join(target, rel)
+            if kind == "d":
+                os.makedirs(path, exist_ok=True)
+            elif not self.restore_file(file_sha, path):
+                return False
+        return True
+
+    # -- writing ---------------------------------------------------------------------
+    def stage(self, path: str, directory: bool) -> str:
+        """A hard link (or copy) of a finished output, safe from later renames."""
+        staged = os.path.join(self.root, "staging", uuid.uuid4().hex)
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
+        if directory:
+            shutil.copytree(path, staged, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(path, staged)
+        return staged
+
+    def put_blob(self, data: bytes) -> str:
+        """Store ``data`` under its sha256 (once); return the hash."""
+        sha = blob_hash(data)
+        if sha not in self._known and not os.path.exists(self._object(sha)):
+            self._atomic(self._object(sha), data)
+        self._known.add(sha)
+        return sha
+
+    def put_staged(self, staged: str, directory: bool) -> str:
+        """Move a staged output into the store; return its content hash (a manifest's for
+        a directory)."""
+        if not directory:  # copied, so later writes through the output's inode do not reach it
+            temp = f"{staged}.copy"
+            h = hashlib.sha256()
+            with open(staged, "rb") as src, open(temp, "wb") as dst:
+                while block := src.read(1 << 20):
+                    h.update(block)
+                    dst.write(block)
+            sha = h.hexdigest()
+            os.makedirs(os.path.dirname(self._object(sha)), exist_ok=True)
+            os.replace(temp, self._object(sha))
+            os.unlink(staged)
+            self._known.add(sha)
+            return sha
+        items: list[list[str]] = []
+        for here, dirs, names in os.walk(staged):
+            dirs.sort()
+            rel = os.path.relpath(here, staged)
+            items.append(["d", rel, ""])
+            items += [["f", os.path.join(rel, n),
+                       self.put_staged(os.path.join(here, n), False)] for n in sorted(names)]
+        shutil.rmtree(staged, ignore_errors=True)
+        return self.put_blob(json.dumps(items).encode())
+
+    def write_entries(self, entries: list[Entry]) -> None:
+        """One new entry file holding ``entries``, renamed into place in one step."""
+        if entries:
+            name = f"{uuid.uuid1().hex}.jsonl"
+            text = "".join(e.to_line() for e in entries).encode()
+            self._atomic(os.path.join(self.root, "entries", name), text)
+
+    def _object(self, sha: str) -> str:
+        return os.path.join(self.root, "objects", sha[:2], sha)
+
+    @staticmethod
+    def _atomic(path: str, data: bytes) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+        with open(temp, "wb") as fh:
+            fh.write(data)
+        os.replace(temp, path)
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or no hard links: copy
+        shutil.copy2(src, dst)
+    return dst
+

@@ -1,0 +1,65 @@
+"""What ``hpcflow submit`` adds for checkpoints and walltime: the job's ``hpcflow run``
+flags, the warning signal's lead, and ``submit --resume RUN``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hpcflow.config.walltime import parse_walltime
+from hpcflow.errors import UsageError
+from hpcflow.runtime.chain import resubmit
+from hpcflow.runtime.walltime import default_lead
+
+if TYPE_CHECKING:
+    from hpcflow.runtime.submit import Context, SubmitRequest
+
+_POLICIES = ("every", "periodic", "off")
+
+
+def job_run_flags(request: SubmitRequest, run_dir: Path) -> list[str]:
+    """``hpcflow run`` flags of the job: it resumes its run directory, so the same
+    script serves the first job, resubmissions and continuations."""
+    if request.checkpoint not in _POLICIES:
+        raise UsageError(f"unknown checkpoint policy {request.checkpoint!r}; valid: "
+                         f"{', '.join(_POLICIES)}")
+    if request.checkpoint == "off":
+        if request.continue_run:
+            raise UsageError("--continue needs checkpoints: not with --checkpoint off")
+        return ["--run-dir", str(run_dir), "--checkpoint", "off"]
+    flags = ["--resume", str(run_dir)]
+    if request.checkpoint != "every":
+        flags += ["--checkpoint", request.checkpoint]
+    if request.continue_run:
+        flags += ["--continue", "--max-continuations", str(request.max_continuations)]
+    return flags
+
+
+def walltime_lead(walltime: str, requested: int | None) -> int:
+    """Seconds before the limit at which Slurm warns the job (shorter than the limit)."""
+    seconds = parse_walltime(walltime)
+    lead = default_lead(seconds) if requested is None else requested
+    if lead < 1 or lead >= seconds:
+        raise UsageError(f"--walltime-lead {lead} must be at least 1 s and shorter than the "
+                         f"time limit ({seconds} s)")
+    return lead
+
+
+def resubmit_run(request: SubmitRequest, ctx: Context) -> int:
+    """``hpcflow submit --resume RUN``: the run's own job script again, resuming the run."""
+    from hpcflow.runtime.artifacts import resolve_run
+    from hpcflow.runtime.submit import wait_for_job
+
+    if request.resume is None:
+        raise UsageError("--nodes is required (unless --resume RUN)")
+    given = [flag for flag, value in (("--nodes", request.nodes), ("--time", request.time),
+                                      ("--continue", request.continue_run)) if value]
+    if given:
+        raise UsageError(f"with --resume the run's own job script is submitted again: "
+                         f"{', '.join(given)} cannot change (submit a new run instead)")
+    run_dir = resolve_run(request.resume, ctx)
+    job_id = resubmit(ctx.client, run_dir)
+    where = ctx.err if request.wait else ctx.out
+    where.write(f"submitted job {job_id}\nrun directory {run_dir} (resumed)\n")
+    where.flush()
+    return wait_for_job(ctx, job_id, run_dir) if request.wait else 0

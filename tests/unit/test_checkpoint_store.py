@@ -1,0 +1,141 @@
+"""Checkpoints: task signatures (code, closures, constants, inputs) and the on-disk store
+(content addresses, atomic writes, corrupt entries ignored)."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpcflow.runtime.ckstore import CheckpointStore, Entry
+from hpcflow.runtime.signature import blob_hash, code_hash, file_hash, task_signature
+
+
+def _define(source: str, name: str = "f", **env: Any) -> Any:
+    """A function compiled as in an app's ``__main__`` (no importable module)."""
+    namespace: dict[str, Any] = {"__name__": "__main__", **env}
+    exec(compile(textwrap.dedent(source), "<app>", "exec"), namespace)
+    return namespace[name]
+
+
+BASE = """
+def f(x, n=2):
+    return x ** n + 1
+"""
+
+# (what changed, source, same signature as BASE?)
+CODE_TABLE = [
+    ("nothing", BASE, True),
+    ("moved down the file", "\n\n\n" + BASE, True),
+    ("a comment", BASE.replace("return", "# why\n    return"), True),
+    ("the body", BASE.replace("+ 1", "+ 2"), False),
+    ("a default", BASE.replace("n=2", "n=3"), False),
+    ("an operator", BASE.replace("**", "*"), False),
+    ("a parameter name", BASE.replace("x", "y"), False),
+]
+
+
+@pytest.mark.parametrize(("change", "source", "same"), CODE_TABLE, ids=[c[0] for c in CODE_TABLE])
+def test_code_hash_follows_the_code_not_its_place(change: str, source: str, same: bool) -> None:
+    assert (code_hash(_define(source)) == code_hash(_define(BASE))) is same
+
+
+def test_code_hash_sees_closures_helpers_and_constants() -> None:
+    def make(k: int) -> Any:
+        def inner(x: int) -> int:
+            return x + k
+        return inner
+
+    assert code_hash(make(1)) == code_hash(make(1))
+    assert code_hash(make(1)) != code_hash(make(2))
+    helper = "def helper(x):\n    return x * {}\n\ndef f(x):\n    return helper(x) + LIMIT\n"
+    one = _define(helper.format(2), LIMIT=10)
+    assert code_hash(one) == code_hash(_define(helper.format(2), LIMIT=10))
+    assert code_hash(one) != code_hash(_define(helper.format(3), LIMIT=10))  # helper edited
+    assert code_hash(one) != code_hash(_define(helper.format(2), LIMIT=11))  # constant
+
+
+def test_code_hash_of_set_constants_does_not_depend_on_the_hash_seed() -> None:
+    source = "def f(x):\n    return x in {'alpha', 'beta', 'gamma', 'delta'}\n"
+    first = code_hash(_define(source))
+    for _ in range(3):
+        assert code_hash(_define(source)) == first
+
+
+def test_task_signature_changes_with_each_part() -> None:
+    base = task_signature("m.f", "code", b"call", ["in1", "in2"])
+    assert base == task_signature("m.f", "code", b"call", ["in1", "in2"])
+    others = [task_signature("m.g", "code", b"call", ["in1", "in2"]),
+              task_signature("m.f", "code2", b"call", ["in1", "in2"]),
+              task_signature("m.f", "code", b"call2", ["in1", "in2"]),
+              task_signature("m.f", "code", b"call", ["in1", "in3"]),
+              task_signature("m.f", "code", b"call", ["in1in2"])]
+    assert len({base, *others}) == 6
+
+
+def test_file_hash_is_the_content_sha256_and_sees_changes(tmp_path: Path) -> None:
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"abc")
+    assert file_hash(str(path)) == blob_hash(b"abc")
+    path.write_bytes(b"abcd")
+    assert file_hash(str(path)) == blob_hash(b"abcd")
+    assert file_hash(str(tmp_path / "none")) == "missing"
+
+
+def _entry(sig: str = "s1") -> Entry:
+    return Entry(sig, "f", ("a" * 64,), (), (("/out/x", "b" * 64, False),))
+
+
+def test_entry_lines_round_trip_and_reject_damage() -> None:
+    line = _entry().to_line()
+    assert Entry.from_line(line) == _entry()
+    assert Entry.from_line(line[: len(line) // 2]) is None  # torn
+    assert Entry.from_line(line.replace('"f"', '"g"')) is None  # altered
+    assert Entry.from_line("not json\n") is None
+
+
+def test_blobs_are_content_addressed_and_checked_on_reading(tmp_path: Path) -> None:
+    store = CheckpointStore(str(tmp_path))
+    sha = store.put_blob(b"value")
+    assert sha == blob_hash(b"value") and store.read_blob(sha) == b"value"
+    assert store.put_blob(b"value") == sha
+    path = Path(store.root, "objects", sha[:2], sha)
+    path.write_bytes(b"val")  # truncated
+    assert store.read_blob(sha) is None
+    assert store.read_blob("0" * 64) is None
+    assert not list(Path(store.root).rglob("*.part"))  # nothing half-written is left
+
+
+def test_entries_are_written_whole_and_damaged_ones_ignored(tmp_path: Path) -> None:
+    store = CheckpointStore(str(tmp_path))
+    store.write_entries([_entry("s1"), _entry("s2")])
+    folder = Path(store.root, "entries")
+    (folder / "torn.jsonl").write_text(_entry("s3").to_line()[:40])
+    (folder / "ignored.part").write_text(_entry("s4").to_line())  # a writer killed mid-way
+    loaded = CheckpointStore(str(tmp_path))
+    assert loaded.load() == 2 and set(loaded.entries) == {"s1", "s2"}
+    assert loaded.corrupt == 1
+
+
+def test_output_files_and_directories_are_stored_and_restored(tmp_path: Path) -> None:
+    store = CheckpointStore(str(tmp_path / "run"))
+    out = tmp_path / "out.txt"
+    out.write_text("result")
+    sha = store.put_staged(store.stage(str(out), False), False)
+    out.write_text("changed later")  # written in place afterwards: the store keeps its copy
+    target = tmp_path / "restored" / "out.txt"
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "a").write_text("A")
+    (tree / "b").write_text("B")
+    manifest = store.put_staged(store.stage(str(tree), True), True)
+    assert store.restore_tree(manifest, str(tmp_path / "tree2"))
+    assert (tmp_path / "tree2" / "sub" / "a").read_text() == "A"
+    assert (tmp_path / "tree2" / "b").read_text() == "B"
+    assert not os.listdir(Path(store.root, "staging"))
+    assert store.restore_file(sha, str(target)) and target.read_text() == "result"
+    Path(store.root, "objects", sha[:2], sha).write_text("resul")  # damaged: never trusted
+    assert not store.restore_file(sha, str(target))

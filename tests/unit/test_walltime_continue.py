@@ -1,0 +1,125 @@
+"""Walltime handling and continuation jobs: the pure parts, and the batch shell that
+forwards SIGUSR1 (run for real under bash)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hpcflow.errors import UsageError
+from hpcflow.runtime import chain
+from hpcflow.runtime.continuation import job_run_flags, walltime_lead
+from hpcflow.runtime.submit import SubmitRequest
+from hpcflow.runtime.walltime import MARGIN, deadline_for, default_lead
+from hpcflow.slurm.parse import parse_end_time
+from hpcflow.slurm.script import SbatchSpec, launch_lines, render_sbatch
+from hpcflow.slurm.srun import sbatch_argv
+
+
+def test_deadline_is_the_job_end_less_a_margin_else_the_lead() -> None:
+    assert deadline_for(1000.0, 60, 1100.0) == 1100.0 - MARGIN  # early signal: real end
+    assert deadline_for(1000.0, 60, None) == 1060.0 - MARGIN
+    assert deadline_for(1000.0, 60, 900.0) == 1060.0 - MARGIN  # a stale end time
+    assert deadline_for(1000.0, 4, None) == 1002.0  # a short lead keeps half for tasks
+
+
+@pytest.mark.parametrize(("walltime", "requested", "lead"), [
+    ("01:00:00", None, 60), ("00:01:00", None, 15), ("00:00:02", None, 1),
+    ("00:10:00", 120, 120)])
+def test_walltime_lead_defaults_and_bounds(walltime: str, requested: int | None,
+                                           lead: int) -> None:
+    assert walltime_lead(walltime, requested) == lead
+    assert default_lead(3600) == 60
+
+
+def test_a_lead_not_shorter_than_the_walltime_is_refused() -> None:
+    with pytest.raises(UsageError, match="shorter than the time limit"):
+        walltime_lead("00:01:00", 60)
+
+
+@pytest.mark.parametrize(("options", "flags"), [
+    ({}, ["--resume", "/r"]),
+    ({"checkpoint": "periodic"}, ["--resume", "/r", "--checkpoint", "periodic"]),
+    ({"continue_run": True, "max_continuations": 3},
+     ["--resume", "/r", "--continue", "--max-continuations", "3"]),
+    ({"checkpoint": "off"}, ["--run-dir", "/r", "--checkpoint", "off"])])
+def test_job_run_flags(options: dict[str, object], flags: list[str]) -> None:
+    request = SubmitRequest("a.py", 1, **options)  # type: ignore[arg-type]
+    assert job_run_flags(request, Path("/r")) == flags
+
+
+def test_continue_without_checkpoints_is_refused() -> None:
+    with pytest.raises(UsageError, match="--continue needs checkpoints"):
+        job_run_flags(SubmitRequest("a.py", 1, checkpoint="off", continue_run=True), Path("/r"))
+
+
+def test_squeue_end_time_and_sbatch_dependency() -> None:
+    assert parse_end_time("2026-11-30T00:25:55\n") == \
+        time.mktime((2026, 11, 30, 0, 25, 55, 0, 0, -1))
+    assert parse_end_time("Unknown\n") is None and parse_end_time("") is None
+    assert sbatch_argv("/r/job.sbatch", dependency="afterany:12") == \
+        ["sbatch", "--parsable", "--dependency=afterany:12", "/r/job.sbatch"]
+
+
+def test_the_script_asks_for_the_signal_and_refuses_a_second_one() -> None:
+    spec = SbatchSpec(job_name="j", nodes=1, time="00:01:00", launch=["srun", "x"],
+                      signal_lead=15)
+    script = render_sbatch(spec)
+    assert "#SBATCH --signal=B:USR1@15\n" in script and "srun x &\n" in script
+    assert "--signal" not in render_sbatch(SbatchSpec(job_name="j", nodes=1, time="1",
+                                                      launch=["srun", "x"]))
+    with pytest.raises(UsageError, match="'signal' cannot go in the extra options"):
+        render_sbatch(SbatchSpec(job_name="j", nodes=1, time="1", launch=["x"],
+                                 signal_lead=5, extra={"signal": "USR2@9"}))
+
+
+CHILD = """
+import signal, sys, time
+def got(signum, frame):
+    open(sys.argv[1], "a").write("usr1\\n")
+    sys.exit(7)
+signal.signal(signal.SIGUSR1, got)
+open(sys.argv[1], "a").write("ready\\n")
+time.sleep(30)
+"""
+
+
+def test_the_batch_shell_forwards_usr1_and_exits_with_the_step_status(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    child = tmp_path / "child.py"
+    child.write_text(CHILD)
+    script = tmp_path / "job.sh"
+    script.write_text("\n".join(["set -e", *launch_lines([sys.executable, str(child),
+                                                          str(log)], True)]) + "\n")
+    shell = subprocess.Popen(["bash", str(script)])
+    try:
+        for _ in range(200):
+            if log.exists() and "ready" in log.read_text():
+                break
+            time.sleep(0.05)
+        shell.send_signal(signal.SIGUSR1)  # what Slurm does with --signal=B:USR1@lead
+        assert shell.wait(timeout=20) == 7
+    finally:
+        shell.kill()
+    assert log.read_text() == "ready\nusr1\n"
+    assert launch_lines(["a", "b c"], False) == [shlex.join(["a", "b c"])]
+
+
+def test_the_chain_of_jobs_in_job_json(tmp_path: Path) -> None:
+    (tmp_path / chain.JOB_FILE).write_text(json.dumps({"job_id": "5", "app": "/a.py"}))
+    assert chain.job_chain(chain.read_job(tmp_path)) == ["5"] and chain.chain_lines(tmp_path) == []
+    chain.add_job(tmp_path, "6", continuation=True)
+    chain.add_job(tmp_path, "7", continuation=True)
+    assert chain.next_job(tmp_path, "5") == "6" and chain.next_job(tmp_path, "7") is None
+    assert chain.chain_lines(tmp_path) == [
+        "jobs       5 -> 6 -> 7 (2 continuation(s); the last one carries on)"]
+    chain.drop_job(tmp_path, "7")
+    doc = chain.read_job(tmp_path)
+    assert doc["chain"] == ["5", "6"] and doc["continuations"] == 1 and doc["app"] == "/a.py"
