@@ -166,11 +166,16 @@ def lose_a_node(testbed, env, tmp_path, how) -> None:
         out = run.wait()
         check_results(out, 40)
         assert [e["node"] for e in run.events("quarantined")] == [victim]
-        lost = [e for e in run.events() if e["event"] == "retrying" and e["node"] == victim
-                and "was lost" in (e.get("error") or "")]
-        runs = run.executions()
+        assert "SHRUNK 2" in out, out
+        lost = Counter(e["task"] for e in run.events() if e["event"] == "retrying"
+                       and e["node"] == victim and "was lost" in (e.get("error") or ""))
+        assert lost, "no task was running on the lost node"
+        runs = run.executions()  # task ids are 1 + the app's index
         assert set(runs) == set(range(40))
-        assert sum(runs.values()) == 40 + len(lost)  # only the lost attempts ran again
+        for index, count in runs.items():  # only attempts on the lost node ran again
+            assert 1 <= count <= 1 + lost[index + 1], (index, count)
+        done = [e["task"] for e in run.events() if e["event"] == "finished"]
+        assert sorted(done) == list(range(1, 41))  # one result per task
         replace = [e for e in run.events("decision") if e["action"] == "grow"]
         assert any("replacing a lost node" in e["reason"] for e in replace), replace
         assert victim not in {e["node"] for e in run.events("joined")}
@@ -203,19 +208,29 @@ def test_c2_a_node_set_down_is_survived_and_quarantined(testbed, env, tmp_path):
 
 
 def test_d_an_unsatisfiable_grow_is_logged_and_retried_with_backoff(testbed, env, tmp_path):
-    # MAX beyond the partition's 4 nodes: sbatch refuses the grow at once.
-    run = Run(testbed, env, tmp_path, "--nodes", "1", "--elastic", "1:9", "--idle-timeout",
-              "2", str(BURST), "--", "48", "2", str(tmp_path / "marks"))
+    # The app asks for 8 more nodes (MAX 9) on a 4-node partition: sbatch refuses it, or
+    # it pends and is cancelled after 3 s; the retry asks for half as many, which cannot
+    # start while we hold a node. The burst runs on regardless.
+    env = {**env, "HPCFLOW_ELASTIC_PENDING_TIMEOUT": "3"}
+    run = Run(testbed, env, tmp_path, "--nodes", "1", "--elastic", "1:9", str(BURST), "--",
+              "48", "1", str(tmp_path / "marks"), "ask8")
     try:
         out = run.wait()
         check_results(out, 48)
+        assert "TARGET 9" in out
         failed = run.events("grow_failed")
-        assert failed and "sbatch failed" in failed[0]["reason"], run.events("decision")
+        assert failed, run.events("decision")
+        assert re.search(r"sbatch failed|pending [0-9]+ s", failed[0]["reason"]), failed
         first = failed[0]
         attempts = [e for e in run.events() if e["event"] == "elastic"
                     and e["what"] in ("grow", "grow_failed") and e["t"] > first["t"]]
         assert attempts, "the grow was never retried"
         assert attempts[0]["t"] - first["t"] >= first["retry_in"] - 1.5
+        assert attempts[0].get("nodes", 4) <= 4  # half of what failed
+        backing = [e for e in run.events("decision") if "backing off" in e["reason"]]
+        assert backing, run.events("decision")
         assert run.executions() == Counter(range(48))
+        for job in run.extension_jobs():
+            assert not run._queued(job), f"extension job {job} left behind"
     finally:
         run.cleanup()

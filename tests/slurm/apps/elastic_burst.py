@@ -1,8 +1,9 @@
 """A burst of short tasks, then a wait until the elastic run has shrunk back.
 
-Usage: elastic_burst.py N SECONDS MARKS_DIR [request]
+Usage: elastic_burst.py N SECONDS MARKS_DIR [request|askK]
 Each task leaves a side-effect file in MARKS_DIR (to count executions). With "request",
-the app asks for 2 more nodes before the burst and frees them after it.
+the app asks for 2 more nodes before the burst and frees them after it; with "askK" it
+asks for K more nodes and does not wait for anything but its tasks.
 """
 
 import os
@@ -33,12 +34,16 @@ def main(n, seconds, marks, mode=""):
     if mode == "request":
         print("TARGET", request_resources(2), flush=True)
         print("GREW", wait_for_size(3, 40), flush=True)
+    elif mode.startswith("ask"):
+        print("TARGET", request_resources(int(mode[3:])), flush=True)
     results = wait_on([work(i, seconds, marks) for i in range(n)])
     print("SUM", sum(r[0] for r in results), "EXPECTED", sum(i * i for i in range(n)))
     print("NODES", ",".join(sorted({r[1] for r in results})), flush=True)
     if mode == "request":
         print("TARGET", free_resources(2), flush=True)
-    print("SHRUNK", wait_for_size(1, 40), flush=True)
+    if not mode.startswith("ask"):
+        low = int(os.environ.get("HPCFLOW_ELASTIC", "1:1").split(":")[0])
+        print("SHRUNK", wait_for_size(low, 40), flush=True)
 
 
 if __name__ == "__main__":
