@@ -1,0 +1,175 @@
+"""The elastic controller against a real master with stand-in agents and a fake Slurm."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from fake_slurm import FakeRunner, Result
+
+from hpcflow.agents.join import extension_rank
+from hpcflow.runtime.elastic import ElasticConfig, ElasticController
+from hpcflow.runtime.events import EventLog
+from hpcflow.runtime.master import Master
+from hpcflow.scheduler.resources import NodeResources
+from hpcflow.scheduler.scaling import Action, ScalingPolicy
+from hpcflow.slurm.client import SlurmClient
+from hpcflow.slurm.extension import ExtensionSettings
+
+POLICY = ScalingPolicy(idle_timeout_s=2, startup_s=1, grow_margin_s=1, cooldown_s=0,
+                       backoff_s=4, backoff_max_s=60)
+
+
+class Agent:
+    def __init__(self, name: str) -> None:
+        self.resources = NodeResources(name, 4, 8.0)
+        self.stopped = False
+
+    def dispatch(self, assignment) -> None:
+        raise AssertionError("no task is submitted in these tests")
+
+    def kill(self, task_id, reason) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        self.stopped = True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder(EventLog):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict] = []
+
+    def emit(self, event: str, **fields) -> None:
+        self.rows.append({"event": event, **fields})
+
+    def elastic(self, what: str) -> list[dict]:
+        return [r for r in self.rows if r["event"] == "elastic" and r["what"] == what]
+
+
+def squeue_row(job: str, state: str, reason: str = "None") -> str:
+    return f"{job}|{state}|1|debug||{reason}|app-ext\n"
+
+
+@pytest.fixture
+def world(tmp_path):
+    events = Recorder()
+    master = Master(events=events)
+    agents = {name: Agent(name) for name in ("n1", "n2")}
+    for agent in agents.values():
+        master.add_agent(agent)
+    runner = FakeRunner({"sbatch": Result(0, "200\n"), "scancel": Result(),
+                         "scontrol": Result(), "squeue": Result(0, "")})
+    clock = Clock()
+    byes: set[str] = set()
+    config = ElasticConfig(minimum=1, maximum=3, job_id="100", run_dir=str(tmp_path),
+                           master_node="n1", main_nodes=("n1", "n2"),
+                           settings=ExtensionSettings("app", partition="debug",
+                                                      cpus_per_node=4),
+                           policy=POLICY, pending_timeout=10)
+    controller = ElasticController(master, config, SlurmClient(runner), byes=lambda: byes,
+                                   clock=clock)
+    return SimpleNamespace(controller=controller, master=master, agents=agents,
+                           runner=runner, clock=clock, events=events, byes=byes)
+
+
+def commands(runner: FakeRunner, name: str) -> list[list[str]]:
+    return [argv for argv in runner.calls if argv[0] == name]
+
+
+def test_an_idle_node_is_drained_stopped_then_given_back(world):
+    controller = world.controller
+    master = world.master
+    agents = world.agents
+    runner = world.runner
+    clock = world.clock
+    byes = world.byes
+    assert controller.tick().action is Action.NOTHING  # idle clocks start
+    clock.now += 3
+    decision = controller.tick()
+    assert decision.action is Action.RELEASE and decision.release == ("n2",)
+    assert master._ledgers["n2"].draining and not agents["n1"].stopped
+    clock.now += 1
+    byes.add("n2")
+    controller.tick()
+    assert agents["n2"].stopped and not master._ledgers["n2"].alive
+    assert commands(runner, "scontrol") == [["scontrol", "update", "JobId=100",
+                                             "NodeList=n1"]]
+    assert controller.number() == 1
+    clock.now += 10
+    assert controller.tick().action is Action.NOTHING  # never the master's node
+
+
+def test_a_failed_grow_backs_off_then_asks_for_half(world):
+    controller = world.controller
+    runner = world.runner
+    clock = world.clock
+    events = world.events
+    runner.answers["sbatch"] = Result(1, "", "sbatch: error: Node count specification invalid")
+    assert controller.request(1) == 3  # two held + one more
+    controller.tick()
+    assert len(commands(runner, "sbatch")) == 1
+    failed = events.elastic("grow_failed")
+    assert "Node count specification invalid" in failed[0]["reason"]
+    assert failed[0]["retry_in"] == 4
+    clock.now += 2
+    controller.tick()
+    assert len(commands(runner, "sbatch")) == 1  # backing off
+    runner.answers["sbatch"] = Result(0, "200\n")
+    clock.now += 3
+    controller.tick()
+    assert len(commands(runner, "sbatch")) == 2
+    assert events.elastic("grow")[0]["nodes"] == 1
+
+
+def test_a_grow_pending_too_long_is_cancelled_and_counts_as_failed(world):
+    controller = world.controller
+    runner = world.runner
+    clock = world.clock
+    events = world.events
+    controller.request(1)
+    controller.tick()
+    assert events.elastic("grow")[0]["job"] == "200"
+    runner.answers["squeue"] = Result(0, squeue_row("200", "PENDING", "Resources"))
+    clock.now += 11
+    controller.tick()
+    assert ["scancel", "200"] in runner.calls
+    assert "pending 11 s (Resources)" in events.elastic("grow_failed")[0]["reason"]
+
+
+def test_extension_agents_join_and_every_extension_job_is_cancelled_at_the_end(world):
+    controller = world.controller
+    runner = world.runner
+    events = world.events
+    controller.request(2)
+    controller.tick()
+    assert controller.admit(extension_rank("200", 0), NodeResources("n3", 4, 8.0))
+    assert not controller.admit(extension_rank("999", 0), NodeResources("n4", 4, 8.0))
+    assert events.elastic("joined")[0]["node"] == "n3"
+    controller.cancel_all()
+    assert ["scancel", "200"] in runner.calls
+    assert events.elastic("cancelled")[0]["job"] == "200"
+
+
+def test_a_lost_node_is_quarantined_released_and_excluded_from_later_grows(world, tmp_path):
+    controller = world.controller
+    master = world.master
+    runner = world.runner
+    events = world.events
+    master.on_agent_lost("n2", "agent silent")
+    controller.request(1)
+    controller.tick()
+    assert controller.quarantined == {"n2"}
+    assert ["scontrol", "update", "JobId=100", "NodeList=n1"] in runner.calls
+    script = (tmp_path / "elastic" / "extension-1.sbatch").read_text()
+    assert "#SBATCH --exclude=n2" in script
+    assert not controller.admit(extension_rank("200", 0), NodeResources("n2", 4, 8.0))
+    assert events.elastic("refused")
