@@ -26,10 +26,11 @@ def main() -> None:
     """Run plain Python scripts with @task functions in parallel, locally or on Slurm."""
 
 
-_CHECKPOINT = click.option(
-    "--checkpoint", type=click.Choice(["every", "periodic", "off"]), default="every",
-    show_default=True, help="Persist finished tasks in the run directory: each at once, "
-    "every --checkpoint-interval seconds, or not at all.")
+_POLICY_HELP = ("Persist finished tasks in the run directory: each at once, every "
+                "--checkpoint-interval seconds, or not at all")
+_POLICIES = click.Choice(["every", "periodic", "off"])
+_CHECKPOINT = click.option("--checkpoint", type=_POLICIES, default="every", show_default=True,
+                           help=_POLICY_HELP + ".")
 _INTERVAL = click.option("--checkpoint-interval", type=click.FloatRange(min=0.0), default=60.0,
                          show_default=True, help="Seconds between writes with periodic.")
 _CONTINUE = click.option("--continue", "continue_run", is_flag=True,
@@ -74,7 +75,7 @@ def run(app: str | None, args: tuple[str, ...], workers: int | None, cpus: int |
 
 
 @main.command()
-@click.argument("app")
+@click.argument("app", required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--nodes", "-N", type=int, help="Nodes (one hpcflow agent each); required "
               "unless --resume.")
@@ -97,7 +98,8 @@ def run(app: str | None, args: tuple[str, ...], workers: int | None, cpus: int |
               help="With --elastic: release a node idle this long (default 30).")
 @click.option("--resume", metavar="RUN", help="Submit RUN's job script again: the job resumes "
               "the run from its checkpoints.")
-@_CHECKPOINT
+@click.option("--checkpoint", type=_POLICIES, help=_POLICY_HELP + " (default: the "
+              "site's checkpoint, else every).")
 @_CONTINUE
 @_MAX_CONT
 @click.option("--walltime-lead", type=click.IntRange(min=1), metavar="SECONDS",

@@ -53,6 +53,8 @@ BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "python": "python3",
         "sbatch_extra": {},
         "gpus_per_node": 0,
+        "checkpoint": "every",
+        "walltime_lead": None,
     }
 )
 
@@ -88,6 +90,8 @@ class SiteConfig:
     python: str
     sbatch_extra: Mapping[str, str | int | bool] = field(hash=False)
     gpus_per_node: int
+    checkpoint: str  # every | periodic | off: when a job's finished tasks are persisted
+    walltime_lead: int | None  # seconds of warning before the time limit (None: default)
 
     def walltime(self, requested: str | None = None) -> str:
         """Normalised time limit for a job: ``requested`` or the default, within the max."""
@@ -249,6 +253,8 @@ _CHECKS: Mapping[str, Check] = MappingProxyType(
         "python": _python,
         "sbatch_extra": _sbatch_extra,
         "gpus_per_node": _int_at_least(0, optional=False),
+        "checkpoint": _choice(("every", "periodic", "off")),
+        "walltime_lead": _int_at_least(1, optional=True),
     }
 )
 

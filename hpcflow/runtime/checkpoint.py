@@ -8,7 +8,7 @@ The master calls three hooks, all under its lock and all cheap:
   entry for the writer thread;
 - ``durations`` are measured on the way (the walltime drain uses them).
 
-A background thread hashes and writes everything (policy ``every``: as soon as it can,
+A background thread hashes and writes everything (policy ``every``: within 0.1 s,
 ``periodic``: every ``interval`` seconds); ``flush`` waits until what finished so far is
 on disk (``hpcflow.snapshot()``, the walltime signal, the end of the run).
 """
@@ -32,6 +32,9 @@ from hpcflow.runtime.tasks import TaskRecord
 
 #: The host named in the result of a task restored from its checkpoint.
 RESTORED_HOST = "checkpoint"
+#: Policy ``every``: tasks finished within this many seconds share one entry file (as the
+#: event log, a killed master loses at most this much).
+BATCH_DELAY = 0.1
 
 
 class CheckpointPolicy(enum.Enum):
@@ -162,7 +165,7 @@ class Checkpointer:
         if len(entry.values) != spec.n_returns or \
                 len(entry.writes) != len(record.plan.write_back):
             return None
-        blobs = [self.store.read_blob(sha) for sha in entry.values + entry.writes]
+        blobs = [self.store.value(entry, sha) for sha in entry.values + entry.writes]
         if any(b is None for b in blobs) or not self._restore_files(record, entry):
             return None
         now = time.time()
@@ -203,8 +206,11 @@ class Checkpointer:
         last = time.monotonic()
         while True:
             batch = [self._queue.get()]
-            if self.policy is CheckpointPolicy.PERIODIC and not self._urgent.is_set():
-                self._urgent.wait(max(0.0, self.interval - (time.monotonic() - last)))
+            delay = BATCH_DELAY
+            if self.policy is CheckpointPolicy.PERIODIC:
+                delay = max(0.0, self.interval - (time.monotonic() - last))
+            if not self._urgent.is_set():
+                self._urgent.wait(delay)
             self._urgent.clear()
             while True:
                 try:
@@ -235,11 +241,12 @@ class Checkpointer:
             sys.stderr.write(f"hpcflow: warning: cannot write checkpoints: {exc}\n")
 
     def _persist(self, job: _Job) -> Entry:
-        values = tuple(self.store.put_blob(b) for b in job.values)
-        writes = tuple(self.store.put_blob(b) for b in job.writes)
+        inline: dict[str, str] = {}
+        values = tuple(self.store.put_value(b, inline) for b in job.values)
+        writes = tuple(self.store.put_value(b, inline) for b in job.writes)
         stored = tuple((path, self.store.put_staged(staged, directory), directory)
                        for path, staged, directory in job.staged)
-        return Entry(job.sig, job.name, values, writes, stored)
+        return Entry(job.sig, job.name, values, writes, stored, tuple(inline.items()))
 
 
 def _finish_restored(master: Any, record: TaskRecord, result: Result) -> None:

@@ -5,8 +5,8 @@ Layout under ``<run dir>/checkpoints/``::
     objects/ab/ab12...   pickled values, output files and directory manifests, named by
                          the sha256 of their content
     entries/*.jsonl      one line per finished task: signature, the sha256 of each
-                         returned value, write-back and output file; each line carries a
-                         hash of itself
+                         returned value, write-back and output file (values of up to
+                         INLINE bytes inline, base64); each line carries a hash of itself
     staging/             hard links to outputs waiting to be hashed
 
 Every file is written to a temporary name and renamed into place, so a killed writer
@@ -17,6 +17,7 @@ task is computed again.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ from typing import Any
 from hpcflow.runtime.signature import blob_hash, digest
 
 CHECKPOINT_DIR = "checkpoints"
+#: Pickled values up to this size travel inside their entry line instead of a file.
+INLINE = 2048
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,12 @@ class Entry:
     values: tuple[str, ...]
     writes: tuple[str, ...]
     files: tuple[tuple[str, str, bool], ...]  # (final path, content hash, is a directory)
+    inline: tuple[tuple[str, str], ...] = ()  # (sha256, base64) of small values
 
     def to_line(self) -> str:
         body = {"sig": self.sig, "name": self.name, "values": list(self.values),
-                "writes": list(self.writes), "files": [list(f) for f in self.files]}
+                "writes": list(self.writes), "files": [list(f) for f in self.files],
+                "inline": dict(self.inline)}
         text = json.dumps(body, sort_keys=True)
         return json.dumps({**body, "check": digest(text)}, sort_keys=True) + "\n"
 
@@ -55,8 +60,9 @@ class Entry:
             if digest(json.dumps(doc, sort_keys=True)) != check:
                 return None
             files = tuple((str(p), str(h), bool(d)) for p, h, d in doc["files"])
+            inline = tuple((str(k), str(v)) for k, v in doc.get("inline", {}).items())
             return cls(str(doc["sig"]), str(doc["name"]), tuple(map(str, doc["values"])),
-                       tuple(map(str, doc["writes"])), files)
+                       tuple(map(str, doc["writes"])), files, inline)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -86,6 +92,17 @@ class CheckpointStore:
                     else:
                         self.entries[entry.sig] = entry
         return len(self.entries)
+
+    def value(self, entry: Entry, sha: str) -> bytes | None:
+        """A value of ``entry`` (inline or a blob) if intact, else None."""
+        for key, text in entry.inline:
+            if key == sha:
+                try:
+                    data = base64.b64decode(text, validate=True)
+                except ValueError:
+                    return None
+                return data if blob_hash(data) == sha else None
+        return self.read_blob(sha)
 
     def read_blob(self, sha: str) -> bytes | None:
         """A blob's bytes if present and intact, else None."""
@@ -137,6 +154,14 @@ class CheckpointStore:
         else:
             _link_or_copy(path, staged)
         return staged
+
+    def put_value(self, data: bytes, inline: dict[str, str]) -> str:
+        """A value: small ones into ``inline`` (for the entry), others as blobs."""
+        if len(data) > INLINE:
+            return self.put_blob(data)
+        sha = blob_hash(data)
+        inline[sha] = base64.b64encode(data).decode()
+        return sha
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` under its sha256 (once); return the hash."""

@@ -12,24 +12,27 @@ from hpcflow.runtime.chain import resubmit
 from hpcflow.runtime.walltime import default_lead
 
 if TYPE_CHECKING:
+    from hpcflow.config.site import SiteConfig
     from hpcflow.runtime.submit import Context, SubmitRequest
 
 _POLICIES = ("every", "periodic", "off")
 
 
-def job_run_flags(request: SubmitRequest, run_dir: Path) -> list[str]:
+def job_run_flags(request: SubmitRequest, run_dir: Path, site: SiteConfig | None = None
+                  ) -> list[str]:
     """``hpcflow run`` flags of the job: it resumes its run directory, so the same
-    script serves the first job, resubmissions and continuations."""
-    if request.checkpoint not in _POLICIES:
-        raise UsageError(f"unknown checkpoint policy {request.checkpoint!r}; valid: "
-                         f"{', '.join(_POLICIES)}")
-    if request.checkpoint == "off":
+    script serves the first job, resubmissions and continuations. The policy: the
+    command line's, else the site's."""
+    policy = request.checkpoint or (site.checkpoint if site is not None else "every")
+    if policy not in _POLICIES:
+        raise UsageError(f"unknown checkpoint policy {policy!r}; valid: {', '.join(_POLICIES)}")
+    if policy == "off":
         if request.continue_run:
             raise UsageError("--continue needs checkpoints: not with --checkpoint off")
         return ["--run-dir", str(run_dir), "--checkpoint", "off"]
     flags = ["--resume", str(run_dir)]
-    if request.checkpoint != "every":
-        flags += ["--checkpoint", request.checkpoint]
+    if policy != "every":
+        flags += ["--checkpoint", policy]
     if request.continue_run:
         flags += ["--continue", "--max-continuations", str(request.max_continuations)]
     return flags
@@ -51,7 +54,7 @@ def resubmit_run(request: SubmitRequest, ctx: Context) -> int:
     from hpcflow.runtime.submit import wait_for_job
 
     if request.resume is None:
-        raise UsageError("--nodes is required (unless --resume RUN)")
+        raise UsageError("give APP and --nodes (or --resume RUN)")
     given = [flag for flag, value in (("--nodes", request.nodes), ("--time", request.time),
                                       ("--continue", request.continue_run)) if value]
     if given:

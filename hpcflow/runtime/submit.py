@@ -82,7 +82,7 @@ class SubmitRequest:
     dry_run: bool = False
     wait: bool = False
     resume: str | None = None  # submit the run's own script again; it resumes the run
-    checkpoint: str = "every"
+    checkpoint: str | None = None  # None: the site's (default every)
     continue_run: bool = False
     max_continuations: int = 10
     walltime_lead: int | None = None
@@ -230,11 +230,11 @@ def build_plan(request: SubmitRequest, site: SiteConfig, app: str, *, cwd: Path,
     job_name = job_name_for(request.job_name, app)
     run_dir = run_dir_for(job_name, now, cwd, request.output, attempt)
     launch = launch_argv(site, request.nodes, run_dir, app, request.args,
-                         job_run_flags(request, run_dir))
+                         job_run_flags(request, run_dir, site))
     spec = batch_spec(site, nodes=request.nodes, job_name=job_name, run_dir=run_dir, cwd=cwd,
                       walltime=walltime, launch=launch, elastic=elastic,
                       idle_timeout=request.idle_timeout,
-                      lead=walltime_lead(walltime, request.walltime_lead))
+                      lead=walltime_lead(walltime, request.walltime_lead or site.walltime_lead))
     return SubmitPlan(site, app, tuple(request.args), request.nodes, job_name, run_dir, cwd,
                       walltime, elastic, render_sbatch(spec))
 
@@ -256,8 +256,8 @@ def job_record(plan: SubmitPlan, job_id: str, submitted: datetime) -> dict[str, 
 def submit_app(request: SubmitRequest, ctx: Context | None = None) -> int:
     """``hpcflow submit``: check, submit (or print with ``dry_run``), maybe wait; exit status."""
     ctx = ctx or Context.from_process()
-    if request.resume is not None or request.nodes is None:
-        return resubmit_run(request, ctx)  # or says --nodes is required
+    if request.resume is not None or request.nodes is None or not request.app:
+        return resubmit_run(request, ctx)  # or says APP and --nodes are required
     check_counts(request)
     site = resolve_config(request, ctx)
     app = check_app(str(ctx.cwd / request.app))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hpcflow.config.site import BUILTIN_DEFAULTS, resolve_site
 from hpcflow.errors import UsageError
 from hpcflow.runtime import chain
 from hpcflow.runtime.continuation import job_run_flags, walltime_lead
@@ -53,6 +54,16 @@ def test_a_lead_not_shorter_than_the_walltime_is_refused() -> None:
 def test_job_run_flags(options: dict[str, object], flags: list[str]) -> None:
     request = SubmitRequest("a.py", 1, **options)  # type: ignore[arg-type]
     assert job_run_flags(request, Path("/r")) == flags
+
+
+def test_the_site_sets_the_policy_unless_the_command_line_does() -> None:
+    site = resolve_site(BUILTIN_DEFAULTS, {"checkpoint": "periodic", "walltime_lead": 90},
+                        None, {})
+    assert job_run_flags(SubmitRequest("a.py", 1), Path("/r"), site)[2:] == \
+        ["--checkpoint", "periodic"]
+    assert job_run_flags(SubmitRequest("a.py", 1, checkpoint="every"), Path("/r"), site) == \
+        ["--resume", "/r"]
+    assert site.walltime_lead == 90
 
 
 def test_continue_without_checkpoints_is_refused() -> None:
