@@ -51,6 +51,7 @@ TICK = 1.0  # seconds between decisions
 POLL_EVERY = 3.0  # seconds between squeue polls of the extension jobs
 RETIRE_WAIT = 3.0  # seconds to wait for a stopped agent's goodbye before releasing
 DEFAULT_EXTENSION_S = 3600.0  # walltime of an extension job when the main job has none
+_DEAD_STATES = ("down", "fail", "not_responding", "unknown")  # sinfo states of lost nodes
 
 
 @dataclass
@@ -217,6 +218,7 @@ class ElasticController:
             if now - self._polled >= POLL_EVERY:
                 self._polled = now
                 self._poll_blocks(now)
+                self._poll_nodes()
             self._track(now)
             self._progress_drains(now)
             decision = decide(self._input(now), self.policy)
@@ -306,6 +308,21 @@ class ElasticController:
                                   f"{now - block.submitted:.0f} s ({info.reason or '?'}); "
                                   "cancelled")
 
+    def _poll_nodes(self) -> None:
+        """Nodes Slurm says are DOWN or failing are lost (their tasks resubmitted) even if
+        their agent still answers; nodes an administrator drains are released gently."""
+        held = [name for name, lg in self._ledgers().items() if lg.alive]
+        for name, state in self.client.node_states(held).items():
+            if name == self.config.master_node or name not in held:
+                continue
+            if state.startswith(_DEAD_STATES):
+                self.master.on_agent_lost(name, f"Slurm reports node {name} {state}")
+                self.master._agents[name].shutdown()
+            elif state.startswith("drain") and name not in self._draining:
+                self._draining[name] = f"Slurm reports node {name} {state}"
+                self.master.drain(name)
+                self._emit("release", f"draining {name}: Slurm drains it", node=name)
+
     # -- growing ------------------------------------------------------------------------
     def _grow(self, decision: ScaleDecision, now: float) -> None:
         count = min(decision.count, self._grow_cap or decision.count)
@@ -389,11 +406,16 @@ class ElasticController:
             block = self.blocks[block_id]
             block.gone.update(gone)
             kept = sorted(block.names - block.gone)
-            if kept and not block.ended:
-                self.client.resize(block_id, kept)
-            elif not block.ended:
-                self.client.cancel(block_id)  # False when it had already ended: fine
-                block.ended = True
+            try:
+                if kept and not block.ended:
+                    self.client.resize(block_id, kept)
+                elif not block.ended:
+                    self.client.cancel(block_id)  # False when it had already ended: fine
+                    block.ended = True
+            except SlurmCommandError as exc:
+                if "finished" not in _one_line(exc).lower():
+                    raise
+                block.ended = True  # its last agents stopped and the job ended by itself
             job, now_holds = block_id, ",".join(kept) or "cancelled"
         for name in gone:
             self._emit("released", f"{name} {why}: job {job} now {now_holds}", node=name,
@@ -423,45 +445,3 @@ def _one_line(exc: SlurmCommandError) -> str:
     text = (exc.stderr or exc.stdout or str(exc)).strip().splitlines()
     return text[-1] if text else str(exc)
 
-
-def attach(session: Any, agents: Any, hub: Any, run_dir: str, app_dir: str,
-           env: Mapping[str, str]) -> ElasticController:
-    """Make the distributed ``session`` elastic: write the join file, start the controller,
-    and stop it (cancelling every extension job) when the session closes."""
-    from hpcflow.agents.join import JoinInfo, write_join_info
-    from hpcflow.agents.mpi import node_name
-    from hpcflow.runtime.elastic_io import (
-        elastic_range,
-        extension_settings,
-        pending_timeout,
-        policy_from_env,
-    )
-    from hpcflow.slurm.allocation import Allocation
-    from hpcflow.slurm.client import cwd_runner
-
-    span = elastic_range(env)
-    allocation = Allocation.from_env(env)
-    if span is None or allocation is None or not hasattr(hub, "authkey"):
-        raise HpcflowError("an elastic run needs HPCFLOW_ELASTIC, a Slurm job and the TCP "
-                           "transport (HPCFLOW_TRANSPORT=tcp)")
-    assert hub.address is not None
-    config = ElasticConfig(
-        minimum=span[0], maximum=span[1], job_id=allocation.job_id, run_dir=run_dir,
-        master_node=node_name(dict(env)), main_nodes=allocation.nodelist,
-        settings=extension_settings(run_dir, env, sys.executable),
-        policy=policy_from_env(env), pending_timeout=pending_timeout(env))
-    write_join_info(run_dir, JoinInfo(hub.address[0], hub.address[1], hub.authkey, app_dir))
-    clean = {k: v for k, v in env.items()
-             if k == "SLURM_CONF" or not k.startswith(_JOB_VARIABLES)}
-    client = SlurmClient(runner=cwd_runner(str(elastic_dir(run_dir)), clean), timeout=20.0)
-    controller = ElasticController(session.master, config, client, byes=lambda: {
-        agents.names[r] for r in set(agents.byes) if r in agents.names})
-    agents.admit = controller.admit
-    session.master.elastic = controller
-    session.on_close[:0] = [controller.stop]
-    session.on_close.insert(len(session.on_close) - 1, controller.cancel_all)
-    return controller.start()
-
-
-#: Variables of the main job that must not leak into an extension job's sbatch/srun.
-_JOB_VARIABLES = ("SLURM_", "SBATCH_", "SRUN_", "SALLOC_", "PMI_", "PMIX_", "OMPI_COMM_")

@@ -119,11 +119,11 @@ def _elastic(options: RunOptions, app_dir: str) -> Any:
         return None
     if not options.run_dir:
         raise UsageError("an elastic run needs a run directory (--run-dir)")
-    from hpcflow.runtime.elastic import attach
+    from hpcflow.runtime.elastic_setup import make_elastic
 
     run_dir = options.run_dir
-    return lambda session, agents, hub: attach(session, agents, hub, run_dir, app_dir,
-                                               os.environ)
+    return lambda session, agents, hub: make_elastic(session, agents, hub, run_dir, app_dir,
+                                                     os.environ)
 
 
 def _exit_now(status: int) -> None:

@@ -15,7 +15,13 @@ from typing import Protocol
 
 from hpcflow.errors import SlurmCommandError
 from hpcflow.slurm import srun
-from hpcflow.slurm.extension import parse_time_left, resize_argv, time_left_argv
+from hpcflow.slurm.extension import (
+    node_states_argv,
+    parse_node_states,
+    parse_time_left,
+    resize_argv,
+    time_left_argv,
+)
 from hpcflow.slurm.parse import (
     JobInfo,
     expand_nodelist,
@@ -177,6 +183,10 @@ class SlurmClient:
     def time_left(self, job_id: str) -> float | None:
         """Seconds left before ``job_id`` hits its time limit; None if unlimited/unknown."""
         return parse_time_left(self._run(time_left_argv(job_id)))
+
+    def node_states(self, nodes: Sequence[str]) -> dict[str, str]:
+        """Slurm's state of each node (``idle``, ``mixed``, ``down``, ``drained``, ...)."""
+        return parse_node_states(self._run(node_states_argv(nodes))) if nodes else {}
 
     def step_ids(self, job_id: str, name: str) -> list[str]:
         """Ids (``JOB.STEP``) of the running steps of ``job_id`` called ``name``."""

@@ -120,6 +120,22 @@ def parse_time_left(text: str) -> float | None:
     return float(days * 86400 + hours * 3600 + minutes * 60 + seconds)
 
 
+def node_states_argv(nodes: Sequence[str]) -> list[str]:
+    """``sinfo -h -N -n a,b -o %N|%T``: the state of each of ``nodes``."""
+    return ["sinfo", "-h", "-N", "-n", ",".join(_checked_nodes(nodes)), "-o", "%N|%T"]
+
+
+def parse_node_states(out: str) -> dict[str, str]:
+    """``{node: state}`` from :func:`node_states_argv` output, states lower-case without
+    sinfo's flag suffixes (``down*`` -> ``down``)."""
+    states: dict[str, str] = {}
+    for line in out.splitlines():
+        name, sep, state = line.strip().partition("|")
+        if sep:
+            states[name] = state.strip().lower().rstrip("*~#!%$@^-")
+    return states
+
+
 def _checked_nodes(nodes: Sequence[str]) -> list[str]:
     bad = [n for n in nodes if not isinstance(n, str) or not _NODE_RE.fullmatch(n)]
     if bad:

@@ -138,6 +138,26 @@ def test_b_request_then_free_resources_from_the_app(testbed, env, tmp_path):
         run.cleanup()
 
 
+def test_e_idle_nodes_of_the_main_job_are_drained_and_given_back(testbed, env, tmp_path):
+    run = Run(testbed, env, tmp_path, "--nodes", "2", "--elastic", "1:2", "--idle-timeout",
+              "1", str(BURST), "--", "16", "0.5", str(tmp_path / "marks"))
+    try:
+        out = run.wait()
+        check_results(out, 16)
+        master = next(e["node"] for e in run.events() if e["event"] == "node_joined")
+        assert "SHRUNK 1" in out and f"ALLOCATION {master}\n" in out, out
+        released = run.events("released")
+        assert [e["job"] for e in released] == [run.job_id]
+        assert released[0]["node"] != master
+        assert run.executions() == Counter(range(16))
+        left = [e for e in run.events() if e["event"] == "node_left"]
+        assert [e["reason"].split(":")[0] for e in left] == ["released"]
+        status = json.loads((run.run_dir / "status.json").read_text())
+        assert status["exit_status"] == 0
+    finally:
+        run.cleanup()
+
+
 def agent_pid(job_id: str, node: str) -> int:
     """The pid of the agent rank of ``job_id`` on ``node`` (every slurmd runs on this host)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):

@@ -67,7 +67,8 @@ def world(tmp_path):
     for agent in agents.values():
         master.add_agent(agent)
     runner = FakeRunner({"sbatch": Result(0, "200\n"), "scancel": Result(),
-                         "scontrol": Result(), "squeue": Result(0, "")})
+                         "scontrol": Result(), "squeue": Result(0, ""),
+                         "sinfo": Result(0, "n1|mixed\nn2|allocated\n")})
     clock = Clock()
     byes: set[str] = set()
     config = ElasticConfig(minimum=1, maximum=3, job_id="100", run_dir=str(tmp_path),
@@ -173,3 +174,27 @@ def test_a_lost_node_is_quarantined_released_and_excluded_from_later_grows(world
     assert "#SBATCH --exclude=n2" in script
     assert not controller.admit(extension_rank("200", 0), NodeResources("n2", 4, 8.0))
     assert events.elastic("refused")
+
+
+def test_a_node_slurm_reports_down_is_lost_even_if_its_agent_answers(world):
+    controller, master, agents, runner = (world.controller, world.master, world.agents,
+                                          world.runner)
+    runner.answers["sinfo"] = Result(0, "n1|mixed\nn2|down*\n")
+    controller.tick()
+    assert ["sinfo", "-h", "-N", "-n", "n1,n2", "-o", "%N|%T"] in runner.calls
+    assert not master._ledgers["n2"].alive and agents["n2"].stopped
+    assert controller.quarantined == {"n2"}
+    assert world.events.elastic("quarantined")[0]["node"] == "n2"
+
+
+def test_a_node_an_administrator_drains_is_released_gently(world):
+    controller, master, runner = world.controller, world.master, world.runner
+    runner.answers["sinfo"] = Result(0, "n1|mixed\nn2|draining\n")
+    controller.tick()
+    assert master._ledgers["n2"].draining  # nothing runs there: stopped at once
+    assert world.agents["n2"].stopped and not master._ledgers["n2"].alive
+    world.clock.now += 1
+    world.byes.add("n2")
+    controller.tick()
+    assert ["scontrol", "update", "JobId=100", "NodeList=n1"] in runner.calls
+    assert not controller.quarantined

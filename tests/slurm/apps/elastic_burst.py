@@ -8,6 +8,7 @@ asks for K more nodes and does not wait for anything but its tasks.
 
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -44,6 +45,9 @@ def main(n, seconds, marks, mode=""):
     if not mode.startswith("ask"):
         low = int(os.environ.get("HPCFLOW_ELASTIC", "1:1").split(":")[0])
         print("SHRUNK", wait_for_size(low, 40), flush=True)
+        job = subprocess.run(["scontrol", "-o", "show", "job", os.environ["SLURM_JOB_ID"]],
+                             capture_output=True, text=True, timeout=10).stdout
+        print("ALLOCATION", job.split(" NodeList=")[1].split()[0], flush=True)
 
 
 if __name__ == "__main__":
