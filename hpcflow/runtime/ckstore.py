@@ -31,6 +31,8 @@ from hpcflow.runtime.signature import blob_hash, digest
 CHECKPOINT_DIR = "checkpoints"
 #: Pickled values up to this size travel inside their entry line instead of a file.
 INLINE = 2048
+#: More entry files than this are merged into one when a run is resumed.
+COMPACT_ABOVE = 64
 
 
 @dataclass(frozen=True)
@@ -77,20 +79,25 @@ class CheckpointStore:
         self._known: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------
-    def load(self) -> int:
-        """Read every entry file; return how many valid entries there are."""
+    def load(self, compact_above: int = COMPACT_ABOVE) -> int:
+        """Read every entry file; return how many valid entries there are. Many files
+        (one per write) are merged into one first; leftovers of a killed writer go."""
         folder = os.path.join(self.root, "entries")
         names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
-        for name in names:
-            if not name.endswith(".jsonl"):
-                continue
-            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as fh:
+        paths = [os.path.join(folder, n) for n in names if n.endswith(".jsonl")]
+        for path in paths:
+            with open(path, encoding="utf-8", errors="replace") as fh:
                 for line in fh:
                     entry = Entry.from_line(line)
                     if entry is None:
                         self.corrupt += 1
                     else:
                         self.entries[entry.sig] = entry
+        if len(paths) > compact_above:
+            self.write_entries(list(self.entries.values()))  # complete before any removal
+            for path in paths:
+                os.unlink(path)
+        shutil.rmtree(os.path.join(self.root, "staging"), ignore_errors=True)
         return len(self.entries)
 
     def value(self, entry: Entry, sha: str) -> bytes | None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from hpcflow.config.walltime import parse_walltime
 from hpcflow.errors import UsageError
-from hpcflow.runtime.chain import resubmit
+from hpcflow.runtime.chain import job_chain, read_job, resubmit
 from hpcflow.runtime.walltime import default_lead
 
 if TYPE_CHECKING:
@@ -61,6 +61,11 @@ def resubmit_run(request: SubmitRequest, ctx: Context) -> int:
         raise UsageError(f"with --resume the run's own job script is submitted again: "
                          f"{', '.join(given)} cannot change (submit a new run instead)")
     run_dir = resolve_run(request.resume, ctx)
+    for job in job_chain(read_job(run_dir))[-1:]:
+        info = ctx.client.job_info(job)
+        if info is not None and not info.is_final:
+            raise UsageError(f"job {job} of this run is still {info.state.value}: two jobs "
+                             f"must not resume one run (hpcflow cancel {job} first)")
     job_id = resubmit(ctx.client, run_dir)
     where = ctx.err if request.wait else ctx.out
     where.write(f"submitted job {job_id}\nrun directory {run_dir} (resumed)\n")

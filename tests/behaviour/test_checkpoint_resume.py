@@ -122,24 +122,26 @@ def _names_of(run_dir: Path) -> set[str]:
     return names
 
 
-def test_resume_of_a_finished_run_runs_only_opted_out_tasks(tmp_path: Path) -> None:
-    app, marks = _start(tmp_path)
-    run_dir = tmp_path / "run"
-    first = _run(tmp_path, "--run-dir", str(run_dir), str(app), "--", str(marks), str(N), "0")
+def _complete_run(tmp: Path) -> tuple[Path, Path, Path, collections.Counter[str]]:
+    """A run to its end: the app, markers, run directory and executions."""
+    app, marks = _start(tmp)
+    run_dir = tmp / "run"
+    first = _run(tmp, "--run-dir", str(run_dir), str(app), "--", str(marks), str(N), "0")
     assert first.returncode == 0, first.stderr
     before = _counts(marks)
     assert sum(before.values()) == 2 * N + 2
+    return app, marks, run_dir, before
+
+
+def test_resume_of_a_finished_run_runs_only_opted_out_tasks(tmp_path: Path) -> None:
+    _, marks, run_dir, before = _complete_run(tmp_path)
     (tmp_path / "total.txt").unlink()  # restored from its checkpoint, not recomputed
     rerun = _assert_resumed(tmp_path, run_dir, marks, before)
     assert rerun == collections.Counter({"stamp-0": 1})  # @task(checkpoint=False)
 
 
 def test_an_edited_task_reruns_with_everything_downstream(tmp_path: Path) -> None:
-    app, marks = _start(tmp_path)
-    run_dir = tmp_path / "run"
-    assert _run(tmp_path, "--run-dir", str(run_dir), str(app), "--", str(marks), str(N),
-                "0").returncode == 0
-    before = _counts(marks)
+    app, marks, run_dir, before = _complete_run(tmp_path)
     app.write_text(app.read_text().replace("return x + 1", "return x + 1 + 0 * len('edit')"))
     rerun = _assert_resumed(tmp_path, run_dir, marks, before)
     assert rerun == collections.Counter({**{f"plus-{i}": 1 for i in range(N)},
@@ -147,11 +149,7 @@ def test_an_edited_task_reruns_with_everything_downstream(tmp_path: Path) -> Non
 
 
 def test_a_damaged_checkpoint_is_recomputed(tmp_path: Path) -> None:
-    app, marks = _start(tmp_path)
-    run_dir = tmp_path / "run"
-    assert _run(tmp_path, "--run-dir", str(run_dir), str(app), "--", str(marks), str(N),
-                "0").returncode == 0
-    before = _counts(marks)
+    _, marks, run_dir, before = _complete_run(tmp_path)
     objects = sorted((run_dir / "checkpoints" / "objects").rglob("*"))
     total_blob = next(p for p in objects if p.is_file() and p.read_bytes() == f"{TOTAL}\n"
                       .encode())

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from conftest import SlurmTestbed
 
-APP = Path(__file__).resolve().parent / "apps" / "ckpt_stages.py"
+APP = Path(__file__).resolve().parents[1] / "behaviour" / "apps" / "resumable.py"
 TIMEOUT = 420
 
 
@@ -78,7 +78,7 @@ def test_a_one_minute_job_finishes_three_minutes_of_work_in_continuations(
         assert (tmp_path / "total.txt").read_text() == f"{_expected(n)}\n"
         counts = run.executions()
         assert set(counts) == {f"square-{i}" for i in range(n)} | \
-            {f"plus-{i}" for i in range(n)} | {"total-0"}
+            {f"plus-{i}" for i in range(n)} | {"total-0", "stamp-0"}
         assert set(counts.values()) == {1}, f"a task ran twice: {counts}"
         status = run.hpcflow("status", jobs[0], timeout=60)
         assert f"jobs       {' -> '.join(jobs)}" in status.stdout, status.stdout

@@ -151,3 +151,16 @@ def test_small_values_travel_inline_large_ones_as_blobs(tmp_path: Path) -> None:
     assert store.value(entry, small) == b"x" * 10 and store.value(entry, large) == b"y" * 5000
     wrong = Entry("s", "f", (small,), (), (), ((small, "eHh4"),))  # b"xxx": not its hash
     assert store.value(wrong, small) is None
+
+
+def test_many_entry_files_are_merged_on_loading(tmp_path: Path) -> None:
+    store = CheckpointStore(str(tmp_path))
+    for index in range(5):
+        store.write_entries([_entry(f"s{index}")])
+    Path(store.root, "staging").mkdir()
+    Path(store.root, "staging", "left-by-a-killed-run").write_text("x")
+    assert CheckpointStore(str(tmp_path)).load(compact_above=3) == 5
+    assert len(os.listdir(Path(store.root, "entries"))) == 1
+    again = CheckpointStore(str(tmp_path))
+    assert again.load() == 5 and again.entries["s3"] == _entry("s3")
+    assert not Path(store.root, "staging").exists()

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_slurm import FakeRunner, Result
+from test_submit_unit import make_ctx, scontrol_line
 
 from hpcflow.config.site import BUILTIN_DEFAULTS, resolve_site
 from hpcflow.errors import UsageError
 from hpcflow.runtime import chain
 from hpcflow.runtime.continuation import job_run_flags, walltime_lead
-from hpcflow.runtime.submit import SubmitRequest
+from hpcflow.runtime.submit import SubmitRequest, submit_app
 from hpcflow.runtime.walltime import MARGIN, deadline_for, default_lead
 from hpcflow.slurm.parse import parse_end_time
 from hpcflow.slurm.script import SbatchSpec, launch_lines, render_sbatch
@@ -134,3 +136,30 @@ def test_the_chain_of_jobs_in_job_json(tmp_path: Path) -> None:
     chain.drop_job(tmp_path, "7")
     doc = chain.read_job(tmp_path)
     assert doc["chain"] == ["5", "6"] and doc["continuations"] == 1 and doc["app"] == "/a.py"
+
+
+def _resubmit_ctx(tmp_path: Path, state: str) -> tuple[object, FakeRunner, Path]:
+    run_dir = tmp_path / "project" / "hpcflow-runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / chain.JOB_FILE).write_text(json.dumps({"job_id": "41", "app": "/a.py"}))
+    (run_dir / chain.SCRIPT_FILE).write_text("#!/bin/bash\n")
+    runner = FakeRunner({"scontrol": Result(0, scontrol_line("41", state)),
+                         "sbatch": Result(0, "57\n")})
+    return make_ctx(tmp_path, runner), runner, run_dir
+
+
+def test_submit_resume_sends_the_run_script_again_once_its_job_ended(tmp_path: Path) -> None:
+    ctx, runner, run_dir = _resubmit_ctx(tmp_path, "CANCELLED")
+    assert submit_app(SubmitRequest(None, None, resume=str(run_dir)), ctx) == 0  # type: ignore[arg-type]
+    assert runner.calls[-1] == ["sbatch", "--parsable", str(run_dir / chain.SCRIPT_FILE)]
+    assert chain.job_chain(chain.read_job(run_dir)) == ["41", "57"]
+    assert "submitted job 57" in ctx.out.getvalue()  # type: ignore[attr-defined]
+
+
+def test_submit_resume_refuses_while_a_job_of_the_run_is_alive(tmp_path: Path) -> None:
+    ctx, runner, run_dir = _resubmit_ctx(tmp_path, "RUNNING")
+    with pytest.raises(UsageError, match="job 41 of this run is still RUNNING"):
+        submit_app(SubmitRequest(None, None, resume=str(run_dir)), ctx)  # type: ignore[arg-type]
+    assert not runner.ran("sbatch")
+    with pytest.raises(UsageError, match="give APP and --nodes"):
+        submit_app(SubmitRequest("a.py", None), ctx)  # type: ignore[arg-type]
