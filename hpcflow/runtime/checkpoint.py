@@ -261,12 +261,15 @@ def _finish_restored(master: Any, record: TaskRecord, result: Result) -> None:
 
 
 def _definition_code(record: TaskRecord) -> str:
-    """The code hash of a task and its other versions (``@implement``), with its spec."""
+    """The code hash of a task and its other versions (``@implement``), with what in its
+    spec changes the result (directions, returns, what a launched task runs), not how it
+    is run (constraints, priority, time-out, retries)."""
     parts = []
     for definition in record.definition.versions():
         func = getattr(definition, "__wrapped__", None)
+        spec = definition.spec
         parts.append(code_hash(func) if func is not None else definition.func_key)
-        parts.append(repr(definition.spec))
+        parts.append(repr((spec.params, spec.n_returns, spec.returns_type, spec.launch)))
     return "|".join(parts)
 
 

@@ -5,9 +5,9 @@ every input before creating anything (app, nodes, time limit, elastic range, the
 partition's size via sinfo), renders the script with the pure :func:`build_plan`, and only
 then creates the run directory, writes ``job.sbatch``, runs sbatch (removing the run
 directory again if that fails) and writes ``job.json``.  The job runs ``python -m hpcflow
-run --run-dir RUN_DIR APP -- ARGS`` in one srun step, one task per node; that runtime
-writes ``status.json``, which ``--wait`` turns into our exit status.  The outside world
-(cwd, clock, environment, Slurm, streams) comes in through a :class:`Context`.
+run --resume RUN_DIR APP -- ARGS`` (so continuations reuse the script) in one srun step,
+one task per node; it writes ``status.json``, which ``--wait`` turns into our exit status.
+The outside world (cwd, clock, environment, Slurm, streams) comes in through a :class:`Context`.
 """
 
 from __future__ import annotations
