@@ -50,8 +50,8 @@ class Entry:
         body = {"sig": self.sig, "name": self.name, "values": list(self.values),
                 "writes": list(self.writes), "files": [list(f) for f in self.files],
                 "inline": dict(self.inline)}
-        text = json.dumps(body, sort_keys=True)
-        return json.dumps({**body, "check": digest(text)}, sort_keys=True) + "\n"
+        text = json.dumps(body, sort_keys=True)  # the check: a hash of the rest, sorted
+        return f'{text[:-1]}, "check": "{digest(text)}"}}\n'
 
     @classmethod
     def from_line(cls, line: str) -> Entry | None:
