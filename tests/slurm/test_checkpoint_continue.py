@@ -1,6 +1,7 @@
 """Checkpoint and continue on the testbed: a one-minute job with three minutes of work
 finishes across continuation jobs; a master killed with SIGKILL is resumed with
-``hpcflow submit --resume``. Executions are counted through side-effect files."""
+``hpcflow submit --resume``; a truncated checkpoint and an edited task are recomputed.
+Executions are counted through side-effect files."""
 
 from __future__ import annotations
 
@@ -158,5 +159,35 @@ def test_a_master_killed_with_sigkill_is_resumed_rerunning_only_unfinished_tasks
         assert names and not names & set(rerun), f"finished tasks ran again: {rerun}"
         assert set(after) >= {f"square-{i}" for i in range(n)} | {f"plus-{i}" for i in range(n)}
         assert len(run.jobs()) == 2
+    finally:
+        run.cancel_all()
+
+
+def test_a_damaged_checkpoint_and_an_edited_task_are_recomputed_on_resume(
+        testbed: SlurmTestbed, tmp_path: Path) -> None:
+    run = _Run(testbed, tmp_path)
+    n = 4
+    try:
+        done = run.hpcflow("submit", "app.py", "--nodes", "1", "--cpus-per-node", "2",
+                           "--time", "00:05:00", "--wait", "--", run.marks, n, 0)
+        assert done.returncode == 0, done.stderr
+        run_dir, first = run.run_dir(), run.executions()
+        total = f"{_expected(n)}\n".encode()
+        blob = next(p for p in (run_dir / "checkpoints" / "objects").rglob("*")
+                    if p.is_file() and p.read_bytes() == total)
+        blob.write_bytes(total[:1])  # truncated: must not be trusted
+        (tmp_path / "total.txt").unlink()
+        again = run.hpcflow("submit", "--resume", run_dir, "--wait")
+        assert again.returncode == 0, again.stderr
+        assert (tmp_path / "total.txt").read_bytes() == total
+        second = run.executions()
+        assert second - first == collections.Counter({"total-0": 1, "stamp-0": 1})
+        app = tmp_path / "app.py"
+        app.write_text(app.read_text().replace("return x + 1", "return x + 1 + 0 * len('e')"))
+        edited = run.hpcflow("submit", "--resume", run_dir, "--wait")
+        assert edited.returncode == 0, edited.stderr
+        assert run.executions() - second == collections.Counter(
+            {**{f"plus-{i}": 1 for i in range(n)}, "total-0": 1, "stamp-0": 1})
+        assert len(run.jobs()) == 3
     finally:
         run.cancel_all()
