@@ -116,6 +116,7 @@ class Walltime:
         self.client = client
         self.drain: Drain | None = None
         self.next_job: str | None = None
+        self.closed = False
         self._lock = threading.Lock()
 
     def install(self) -> Walltime:
@@ -125,7 +126,7 @@ class Walltime:
     def trigger(self) -> None:
         """The signal came: drain in a thread (a handler must return quickly)."""
         with self._lock:
-            if self.drain is not None:
+            if self.drain is not None or self.closed:
                 return
             self.drain = Drain(self.master, 0.0)
         threading.Thread(target=self._begin, name="hpcflow-walltime", daemon=True).start()
@@ -140,7 +141,9 @@ class Walltime:
         self.master.events.emit("walltime", deadline=self.drain.deadline, job=job_id)
         self.master.draining = self.drain
         if self.settings.continue_run and job_id and self.settings.run_dir:
-            self._continue(job_id)
+            with self._lock:  # close() waits for it, and then sees the job to cancel
+                if not self.closed:
+                    self._continue(job_id)
         self.drain.run()
 
     def _end_time(self, job_id: str | None) -> float | None:
@@ -169,6 +172,8 @@ class Walltime:
 
     def close(self) -> None:
         """The run ended: a continuation it no longer needs is cancelled."""
+        with self._lock:
+            self.closed = True  # a signal from now on changes nothing
         stopped = self.drain is not None and self.drain.close()
         if self.next_job is not None and self.client is not None and not stopped:
             try:

@@ -20,7 +20,14 @@ from hpcflow.errors import UsageError
 from hpcflow.runtime import chain
 from hpcflow.runtime.continuation import job_run_flags, walltime_lead
 from hpcflow.runtime.submit import SubmitRequest, submit_app
-from hpcflow.runtime.walltime import MARGIN, deadline_for, default_lead
+from hpcflow.runtime.walltime import (
+    MARGIN,
+    Walltime,
+    WalltimeSettings,
+    deadline_for,
+    default_lead,
+)
+from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.parse import parse_end_time
 from hpcflow.slurm.script import SbatchSpec, launch_lines, render_sbatch
 from hpcflow.slurm.srun import sbatch_argv
@@ -163,3 +170,71 @@ def test_submit_resume_refuses_while_a_job_of_the_run_is_alive(tmp_path: Path) -
     assert not runner.ran("sbatch")
     with pytest.raises(UsageError, match="give APP and --nodes"):
         submit_app(SubmitRequest("a.py", None), ctx)  # type: ignore[arg-type]
+
+
+class _Master:
+    """What the walltime handling uses of the master."""
+
+    def __init__(self, running: int) -> None:
+        self.running = running
+        self.checkpoints = None
+        self.stats: dict[str, object] = {}
+        self.aborted: list[str] = []
+        self.draining: object = None
+        self.events = type("Events", (), {"emit": lambda *a, **k: None})()
+
+    def counts(self) -> dict[str, int]:
+        return {"running": self.running}
+
+    def abort(self, reason: str) -> None:
+        self.aborted.append(reason)
+
+
+def _walltime(tmp_path: Path, lead: int = 1, limit: int = 3
+              ) -> tuple[Walltime, _Master, FakeRunner]:
+    (tmp_path / chain.JOB_FILE).write_text(json.dumps({"job_id": "41"}))
+    (tmp_path / chain.SCRIPT_FILE).write_text("#!/bin/bash\n")
+    runner = FakeRunner({"sbatch": Result(0, "42\n"), "scancel": Result(0, ""),
+                         "squeue": Result(0, "Unknown\n")})
+    master = _Master(running=0)
+    settings = WalltimeSettings(True, limit, str(tmp_path))
+    env = {"SLURM_JOB_ID": "41", "HPCFLOW_WALLTIME_LEAD": str(lead)}
+    return Walltime(master, settings, env, SlurmClient(runner)), master, runner
+
+
+def test_on_the_signal_a_continuation_is_submitted_and_the_idle_app_stopped(
+        tmp_path: Path) -> None:
+    walltime, master, runner = _walltime(tmp_path)
+    walltime.trigger()
+    walltime.trigger()  # a second signal changes nothing
+    for _ in range(100):
+        if master.aborted:
+            break
+        time.sleep(0.05)
+    assert ["sbatch", "--parsable", "--dependency=afterany:41",
+            str(tmp_path / chain.SCRIPT_FILE)] in runner.calls
+    assert master.aborted and "walltime" in master.aborted[0]
+    assert master.draining is walltime.drain and walltime.next_job == "42"
+    walltime.close()  # the app was stopped: the continuation carries on
+    assert not runner.ran("scancel") and chain.job_chain(chain.read_job(tmp_path)) == ["41", "42"]
+
+
+def test_a_run_that_ends_by_itself_cancels_its_continuation(tmp_path: Path) -> None:
+    walltime, master, runner = _walltime(tmp_path, lead=60)
+    master.running = 1  # busy: the drain waits
+    walltime.trigger()
+    for _ in range(100):
+        if walltime.next_job:
+            break
+        time.sleep(0.05)
+    walltime.close()
+    assert ["scancel", "42"] in runner.calls and not master.aborted
+    assert chain.job_chain(chain.read_job(tmp_path)) == ["41"]
+
+
+def test_no_continuation_past_the_limit(tmp_path: Path) -> None:
+    walltime, _, runner = _walltime(tmp_path, limit=0)
+    walltime.trigger()
+    time.sleep(0.5)
+    walltime.close()
+    assert not runner.ran("sbatch")
