@@ -329,9 +329,9 @@ class ElasticController:
         shape = decision.shape or NodeShape(1)
         left = DEFAULT_EXTENSION_S if self._deadline is None else self._deadline - now
         script = extension_script(
-            self.config.settings, nodes=count, seconds=left, run_dir=self.config.run_dir,
-            exclude=sorted(self.quarantined), constraint=shape.constraint,
-            partition=shape.partition)
+            _sized(self.config.settings, shape), nodes=count, seconds=left,
+            run_dir=self.config.run_dir, exclude=sorted(self.quarantined),
+            constraint=shape.constraint, partition=shape.partition)
         path = elastic_dir(self.config.run_dir) / f"extension-{len(self.blocks) + 1}.sbatch"
         _write_private(path, script)
         try:
@@ -431,6 +431,15 @@ class ElasticController:
 
     def _emit(self, what: str, reason: str, **fields: Any) -> None:
         self.master.events.emit("elastic", what=what, reason=reason, **fields)
+
+
+def _sized(settings: ExtensionSettings, shape: NodeShape) -> ExtensionSettings:
+    """The main job's settings, with at least the cores and GPUs of ``shape``."""
+    cores = max(shape.cores, settings.cpus_per_node or 0)
+    gpus = max(shape.gpus, settings.gpus_per_node)
+    if cores == (settings.cpus_per_node or 0) and gpus == settings.gpus_per_node:
+        return settings
+    return replace(settings, cpus_per_node=cores, gpus_per_node=gpus)
 
 
 def _write_private(path: Path, text: str) -> None:
