@@ -41,6 +41,7 @@ from hpcflow.scheduler.scaling import (
     ScaleDecision,
     ScalingInput,
     ScalingPolicy,
+    backoff_wait,
     decide,
 )
 from hpcflow.slurm.client import SlurmClient
@@ -349,7 +350,7 @@ class ElasticController:
         self._failed += 1
         self._failed_at = now
         self._grow_cap = max(1, count // 2)
-        wait = min(self.policy.backoff_max_s, self.policy.backoff_s * 2 ** (self._failed - 1))
+        wait = backoff_wait(self._failed, self.policy)
         self._emit("grow_failed", f"{why}; retry in {wait:g} s with at most "
                    f"{self._grow_cap} node(s)", failures=self._failed, retry_in=wait)
 

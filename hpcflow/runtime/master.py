@@ -79,12 +79,8 @@ class Master(Waiting):
     def on_agent_lost(self, name: str, reason: str) -> None:
         """A node's agent is gone: its running tasks fail over under their policies."""
         with self._cond:
-            ledger = self._ledgers.get(name)
-            if ledger is None or not ledger.alive:
+            if not self._leave(name, reason):
                 return
-            ledger.alive = False
-            self._update_nodes()
-            self.events.emit("node_left", node=name, reason=reason)
             for record in list(self.records.values()):
                 if name in record.nodes and \
                         self.graph.tasks[record.id].state is TaskState.RUNNING:
@@ -109,14 +105,19 @@ class Master(Waiting):
     def retire(self, name: str, reason: str) -> None:
         """A drained node leaves the run on purpose: stop its agent."""
         with self._cond:
-            ledger = self._ledgers.get(name)
-            if ledger is None or not ledger.alive:
-                return
-            ledger.alive = False
-            self._update_nodes()
-            self.events.emit("node_left", node=name, reason=reason)
-            self._agents[name].shutdown()
-            self._cond.notify_all()
+            if self._leave(name, reason):
+                self._agents[name].shutdown()
+                self._cond.notify_all()
+
+    def _leave(self, name: str, reason: str) -> bool:
+        """Mark node ``name`` gone; False if it was not alive."""
+        ledger = self._ledgers.get(name)
+        if ledger is None or not ledger.alive:
+            return False
+        ledger.alive = False
+        self._update_nodes()
+        self.events.emit("node_left", node=name, reason=reason)
+        return True
 
     def nodes(self) -> list[NodeResources]:
         """The live nodes: a snapshot kept up to date by joins and losses (no lock)."""

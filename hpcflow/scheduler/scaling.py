@@ -121,8 +121,12 @@ def backoff_left(inp: ScalingInput, policy: ScalingPolicy) -> float:
     """Seconds before the next grow may be tried after ``failed_grows`` failures."""
     if inp.failed_grows <= 0:
         return 0.0
-    wait = min(policy.backoff_max_s, policy.backoff_s * 2 ** (inp.failed_grows - 1))
-    return max(0.0, wait - inp.since_failure_s)
+    return max(0.0, backoff_wait(inp.failed_grows, policy) - inp.since_failure_s)
+
+
+def backoff_wait(failures: int, policy: ScalingPolicy) -> float:
+    """The pause after ``failures`` consecutive failed grows: doubling, capped."""
+    return float(min(policy.backoff_max_s, policy.backoff_s * 2.0 ** max(0, failures - 1)))
 
 
 def _grow(inp: ScalingInput, policy: ScalingPolicy, count: int, shape: NodeShape,

@@ -84,6 +84,12 @@ class Run:
     def executions(self) -> Counter:
         return Counter(int(name.split(".")[0]) for name in os.listdir(self.marks))
 
+    def status(self, cwd: Path) -> str:
+        """What ``hpcflow status JOBID`` prints."""
+        return subprocess.run([sys.executable, "-m", "hpcflow", "status", self.job_id],
+                              cwd=cwd, env=self.env, capture_output=True, text=True,
+                              timeout=30).stdout
+
     def nodes_of_started(self) -> set[str]:
         return {e["node"] for e in self.events() if e["event"] == "started"}
 
@@ -112,9 +118,7 @@ def test_a_burst_grows_to_max_then_shrinks_back(testbed, env, tmp_path):
         for job in run.extension_jobs():
             assert not run._queued(job)
         assert run.executions() == Counter(range(60))
-        status = subprocess.run([sys.executable, "-m", "hpcflow", "status", run.job_id],
-                                cwd=tmp_path, env=env, capture_output=True, text=True,
-                                timeout=30).stdout
+        status = run.status(tmp_path)
         assert "elastic    released:" in status, status
     finally:
         run.cleanup()
@@ -199,9 +203,7 @@ def lose_a_node(testbed, env, tmp_path, how) -> None:
         replace = [e for e in run.events("decision") if e["action"] == "grow"]
         assert any("replacing a lost node" in e["reason"] for e in replace), replace
         assert victim not in {e["node"] for e in run.events("joined")}
-        status = subprocess.run([sys.executable, "-m", "hpcflow", "status", run.job_id],
-                                cwd=tmp_path, env=env, capture_output=True, text=True,
-                                timeout=30).stdout
+        status = run.status(tmp_path)
         assert f"quarantine {victim}" in status, status
     finally:
         run.cleanup()
