@@ -247,6 +247,7 @@ class Suite:
         self.results.add("hpcflow", "w6", result["value"])
         self.results.add("hpcflow", "w6_mem", result["peak_bytes_per_task"] / 1024)
         self.results.add("hpcflow", "w6_build", result["build_rate"])
+        self.results.add("hpcflow", "w6_loop", result["loop_rate"])
         self.results.w6_info.append(result)
         log(f"hpcflow w6 rep {rep + 1}: {result['value']:.0f} decisions/s, "
             f"{result['placed']} placed, {result['done']} done in {result['loop_s']:.1f} s, "

@@ -29,7 +29,7 @@ class Sizes:
     w4_sleep: float = 0.05
     w6_tasks: int = 1_000_000
     w6_nodes: int = 10_000
-    w6_budget: float = 10.0  # seconds of scheduling loop before the measurement stops
+    w6_budget: float = 60.0  # seconds of scheduling loop before the measurement stops
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

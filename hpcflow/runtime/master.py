@@ -28,6 +28,7 @@ from hpcflow.runtime.report import FunctionStats
 from hpcflow.runtime.steps import Shape, StepPlanner
 from hpcflow.runtime.tasks import Agent, Definition, TaskRecord, _Group
 from hpcflow.runtime.waiting import Waiting
+from hpcflow.scheduler.index import NodeLedgers
 from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible, place
 from hpcflow.scheduler.resources import NodeLedger, NodeResources
 
@@ -48,7 +49,7 @@ class Master(Waiting):
         self._store: dict[Version, bytes] = {}
         self._where: dict[Version, str] = {}  # the node that produced a version
         self._agents: dict[str, Agent] = {}
-        self._ledgers: dict[str, NodeLedger] = {}
+        self._ledgers = NodeLedgers()
         self._sent: dict[str, set[str]] = {}
         self._ready_hi: dict[int, None] = {}
         self._ready: dict[int, None] = {}
@@ -214,7 +215,7 @@ class Master(Waiting):
     def _schedule(self) -> None:
         if self.fatal is not None or not (self._ready or self._ready_hi):
             return
-        if not any(ledger.has_room for ledger in self._ledgers.values()):
+        if not self._ledgers.index.has_room():
             return
         for placement in list(place(self._candidates(), self._ledgers)):
             self._ready_hi.pop(placement.task_id, None)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hpcflow.graph.spec import Constraints
+from hpcflow.scheduler.index import FreeIndex, NodeLedgers
 from hpcflow.scheduler.resources import NodeLedger, NodeResources
 
 MAX_SCAN = 2000  # ready tasks examined per pass once the head of the queue cannot fit
@@ -45,45 +46,74 @@ class Placement:
 
 
 def place(candidates: Iterable[Candidate], ledgers: Mapping[str, NodeLedger]) -> list[Placement]:
-    """Place as many candidates as fit, in the order given; reserve what they use."""
+    """Place as many candidates as fit, in the order given; reserve what they use.
+
+    ``ledgers`` is best a :class:`NodeLedgers` kept across calls (O(log n) per decision);
+    any other mapping is indexed for this call only.
+    """
+    if isinstance(ledgers, NodeLedgers):
+        index, notify = ledgers.index, False
+    else:
+        index, notify = FreeIndex(ledgers.values()), True
     placements: list[Placement] = []
     held: set[str] = set()  # nodes kept free for a whole-node task that must wait
     scanned = 0
-    free: Mapping[str, NodeLedger] = ledgers
+    room = index.has_room()
     for cand in candidates:
-        if len(held) and held.intersection(free):  # rebuilt only when a node is held back
-            free = {name: lg for name, lg in ledgers.items() if name not in held}
-        if not any(ledger.has_room for ledger in free.values()):
+        if not room:  # only a placement or a node held back takes room away
             break
-        placement = _place_one(cand, free, held)
+        placement = _place_one(cand, ledgers, index, held)
         if placement is None:
             scanned += 1
             if scanned >= MAX_SCAN:
                 break
+            room = not held or index.has_room(held)
             continue
+        if notify:
+            for name in placement.nodes:
+                index.changed(ledgers[name])
         placements.append(placement)
+        room = index.has_room(held)
     return placements
 
 
-def _place_one(cand: Candidate, ledgers: Mapping[str, NodeLedger],
+def _place_one(cand: Candidate, ledgers: Mapping[str, NodeLedger], index: FreeIndex,
                held: set[str]) -> Placement | None:
-    for index, constraints in enumerate(cand.versions):
-        count = cand.whole_nodes(index)
+    for version, constraints in enumerate(cand.versions):
+        count = cand.whole[version] if version < len(cand.whole) else 0
         if count:
-            chosen = _whole_nodes(cand, constraints, count, ledgers, held)
+            free = {name: lg for name, lg in ledgers.items() if name not in held}
+            chosen = _whole_nodes(cand, constraints, count, free, held)
             if chosen:
                 for ledger in chosen:
                     ledger.reserve(cand.task_id, ledger.whole())
                 names = tuple(lg.node.name for lg in chosen)
-                return Placement(cand.task_id, index, names[0], names)
+                return Placement(cand.task_id, version, names[0], names)
             continue
-        fitting = [ledger for ledger in ledgers.values() if ledger.fits(constraints)]
-        if fitting:
-            best = max(fitting, key=lambda lg: (cand.locality.get(lg.node.name, 0),
-                                                lg.free_cores))
+        best = (cand.locality and _local_best(cand, constraints, ledgers, index, held)) \
+            or index.best(constraints, held)
+        if best is not None:
             best.reserve(cand.task_id, constraints)
-            return Placement(cand.task_id, index, best.node.name, (best.node.name,))
+            return Placement(cand.task_id, version, best.node.name, (best.node.name,))
     return None
+
+
+def _local_best(cand: Candidate, constraints: Constraints, ledgers: Mapping[str, NodeLedger],
+                index: FreeIndex, held: set[str]) -> NodeLedger | None:
+    """Of the nodes holding some of the task's inputs, the one holding most that fits
+    (then the most free cores, then the first); such a node beats every other."""
+    best: NodeLedger | None = None
+    best_key = (0, 0, 0)
+    for name, held_bytes in cand.locality.items():
+        if held_bytes <= 0 or name in held:
+            continue
+        ledger = ledgers.get(name)
+        if ledger is None or not ledger.fits(constraints):
+            continue
+        key = (held_bytes, ledger.free_cores, -index.order(name))
+        if best is None or key > best_key:
+            best, best_key = ledger, key
+    return best
 
 
 def _whole_nodes(cand: Candidate, constraints: Constraints, count: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hpcflow.graph.spec import Constraints
@@ -26,11 +27,12 @@ class NodeResources:
     def satisfies(self, c: Constraints) -> bool:
         """Could a task with constraints ``c`` ever run on this node (when idle)?"""
         return (c.computing_units <= self.cores and c.memory_size <= self.memory_gb
-                and c.gpus <= self.gpus and _matches(c.processor_architecture, self.architecture)
-                and _matches(c.processor_type, self.processor_type))
+                and c.gpus <= self.gpus and matches(c.processor_architecture, self.architecture)
+                and matches(c.processor_type, self.processor_type))
 
 
-def _matches(wanted: str | None, have: str) -> bool:
+def matches(wanted: str | None, have: str) -> bool:
+    """Does a node's ``have`` (architecture, CPU model) satisfy what a task asks?"""
     return not wanted or wanted.lower() in have.lower()
 
 
@@ -47,6 +49,9 @@ class NodeLedger:
     draining: bool = False  # elastic shrink: no new tasks, running ones finish
     running: set[int] = field(default_factory=set)
     held: dict[int, Constraints] = field(default_factory=dict)  # what each task reserved
+    # told of every reservation and release (the index of nodes with room)
+    on_change: Callable[[NodeLedger], None] | None = field(default=None, repr=False,
+                                                           compare=False)
 
     def __post_init__(self) -> None:
         if self.free_cores < 0:
@@ -70,8 +75,8 @@ class NodeLedger:
     def fits(self, c: Constraints) -> bool:
         return (self.usable and self.free_slots > 0 and c.computing_units <= self.free_cores
                 and c.memory_size <= self.free_memory_gb + 1e-9 and c.gpus <= self.free_gpus
-                and _matches(c.processor_architecture, self.node.architecture)
-                and _matches(c.processor_type, self.node.processor_type))
+                and matches(c.processor_architecture, self.node.architecture)
+                and matches(c.processor_type, self.node.processor_type))
 
     @property
     def idle(self) -> bool:
@@ -91,6 +96,8 @@ class NodeLedger:
         self.free_gpus -= c.gpus
         self.free_slots -= 1
         self.running.add(task_id)
+        if self.on_change is not None:
+            self.on_change(self)
 
     def release(self, task_id: int, c: Constraints | None = None) -> None:
         """Give back what ``task_id`` reserved (``c`` only if the ledger did not record it)."""
@@ -102,3 +109,5 @@ class NodeLedger:
         self.free_memory_gb += c.memory_size
         self.free_gpus += c.gpus
         self.free_slots += 1
+        if self.on_change is not None:
+            self.on_change(self)

@@ -1,0 +1,166 @@
+"""An index of the nodes with room, so that one placement decision costs O(log n).
+
+Pure. :class:`NodeLedgers` is the ``name -> NodeLedger`` mapping the scheduler places on;
+it keeps a :class:`FreeIndex` up to date: the ledgers it holds report every reservation
+and release to it. The index is a max-heap of the nodes by free cores (ties: the order in
+which the nodes were added, the order a scan of the mapping would see them), one heap per
+static node shape a task asks for (processor architecture and type), with lazy deletion:
+an entry whose node changed since it was pushed is dropped when it reaches the top.
+
+``best(c)`` returns exactly what a scan of the mapping for ``max(free_cores)`` among the
+nodes that fit ``c`` returns, popping only the nodes with the most free cores that do not
+fit (memory, GPUs), which a homogeneous allocation never has.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Collection, Iterable
+
+from hpcflow.graph.spec import Constraints
+from hpcflow.scheduler.resources import NodeLedger, NodeResources, matches
+
+Shape = tuple[str, str]  # (processor architecture, processor type) a task asks for
+_Entry = tuple[int, int, int, NodeLedger]  # (-free cores, order, tick, ledger)
+_ANY: Shape = ("", "")
+_ONE = Constraints()
+
+
+def _shape_ok(shape: Shape, node: NodeResources) -> bool:
+    return matches(shape[0], node.architecture) and matches(shape[1], node.processor_type)
+
+
+class FreeIndex:
+    """The nodes with room, by free cores, per task shape."""
+
+    def __init__(self, ledgers: Iterable[NodeLedger] = ()) -> None:
+        self._order: dict[str, int] = {}
+        self._current: dict[str, NodeLedger] = {}
+        self._any: list[_Entry] = []  # every node with room
+        self._heaps: dict[Shape, list[_Entry]] = {_ANY: self._any}
+        self._orders = itertools.count()
+        self._limit = 1024  # heap entries past which a heap is rebuilt without stale ones
+        self._ticks = itertools.count()
+        for ledger in ledgers:
+            self.add(ledger)
+
+    def add(self, ledger: NodeLedger) -> None:
+        """Index ``ledger`` (replacing a ledger of the same node name)."""
+        name = ledger.node.name
+        if name not in self._order:
+            self._order[name] = next(self._orders)
+        self._current[name] = ledger
+        self._limit = 4 * len(self._current) + 1024
+        self.changed(ledger)
+
+    def remove(self, name: str) -> None:
+        self._current.pop(name, None)
+        self._order.pop(name, None)
+
+    def order(self, name: str) -> int:
+        return self._order[name]
+
+    def changed(self, ledger: NodeLedger) -> None:
+        """``ledger`` reserved or released something: index its new free cores."""
+        name = ledger.node.name
+        if (
+            not (ledger.alive and ledger.free_slots > 0 and ledger.free_cores > 0)
+            or self._current.get(name) is not ledger
+        ):
+            return
+        entry = (-ledger.free_cores, self._order[name], next(self._ticks), ledger)
+        heapq.heappush(self._any, entry)
+        if len(self._any) > self._limit:
+            self._heaps[_ANY] = self._any = self._build(_ANY)
+        if len(self._heaps) > 1:
+            self._push_shaped(entry)
+
+    def _push_shaped(self, entry: _Entry) -> None:
+        for shape, heap in list(self._heaps.items()):
+            if shape != _ANY and _shape_ok(shape, entry[3].node):
+                heapq.heappush(heap, entry)
+                if len(heap) > self._limit:
+                    self._heaps[shape] = self._build(shape)
+
+    def _build(self, shape: Shape) -> list[_Entry]:
+        heap = [
+            (-lg.free_cores, self._order[name], next(self._ticks), lg)
+            for name, lg in self._current.items()
+            if lg.has_room and _shape_ok(shape, lg.node)
+        ]
+        heapq.heapify(heap)
+        return heap
+
+    def _valid(self, entry: _Entry) -> bool:
+        ledger = entry[3]
+        return (
+            -entry[0] == ledger.free_cores
+            and ledger.free_slots > 0
+            and ledger.alive
+            and self._current.get(ledger.node.name) is ledger
+        )
+
+    def has_room(self, exclude: Collection[str] = ()) -> bool:
+        """Is there a node with a free core and a free slot (not in ``exclude``)?"""
+        return self._top(self._any, _ONE, exclude, fit=False) is not None
+
+    def best(self, c: Constraints, exclude: Collection[str] = ()) -> NodeLedger | None:
+        """The node that fits ``c`` with the most free cores (first added on ties)."""
+        shape = (c.processor_architecture or "", c.processor_type or "")
+        heap = self._heaps.get(shape)
+        if heap is None:
+            heap = self._heaps[shape] = self._build(shape)
+        return self._top(heap, c, exclude, fit=True)
+
+    def _top(
+        self, heap: list[_Entry], c: Constraints, exclude: Collection[str], fit: bool
+    ) -> NodeLedger | None:
+        if heap and not exclude and self._valid(heap[0]):  # the common case: the top fits
+            ledger = heap[0][3]
+            if not fit or ledger.fits(c):
+                return ledger if ledger.free_cores >= c.computing_units else None
+        passed: list[_Entry] = []
+        found = None
+        while heap:
+            entry = heap[0]
+            if not self._valid(entry):
+                heapq.heappop(heap)
+                continue
+            ledger = entry[3]
+            if ledger.free_cores < c.computing_units:
+                break
+            passed.append(heapq.heappop(heap))
+            if ledger.node.name not in exclude and (not fit or ledger.fits(c)):
+                found = ledger
+                break
+        for entry in passed:  # the one found goes back too: its next change outdates it
+            heapq.heappush(heap, entry)
+        return found
+
+
+class NodeLedgers(dict[str, NodeLedger]):
+    """The scheduler's ``name -> NodeLedger`` mapping, with its :class:`FreeIndex`.
+
+    The ledgers put in it report their reservations and releases to the index; a ledger
+    brought back to life (``alive`` set again) must be put in again.
+    """
+
+    def __init__(self, ledgers: Iterable[NodeLedger] = ()) -> None:
+        super().__init__()
+        self.index = FreeIndex()
+        for ledger in ledgers:
+            self[ledger.node.name] = ledger
+
+    def __setitem__(self, name: str, ledger: NodeLedger) -> None:
+        super().__setitem__(name, ledger)
+        ledger.on_change = self.index.changed
+        self.index.add(ledger)
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self.index.remove(name)
+
+    def pop(self, name: str, *default: NodeLedger | None) -> NodeLedger | None:  # type: ignore[override]
+        self.index.remove(name)
+        return super().pop(name, *default)
