@@ -17,18 +17,15 @@ import multiprocessing
 import os
 import pickle
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 
-from hpcflow.agents import worker
+from hpcflow.agents import prestart, worker
 from hpcflow.agents.protocol import Assignment, Result
-from hpcflow.agents.steps import cancel_step, launch_logs
 
 
 @dataclass(eq=False)
@@ -59,18 +56,15 @@ class WorkerPool:
     def start(self) -> None:
         """Start the task processes and the watcher thread."""
         with self._lock:
-            for _ in range(self.size):
+            for started in prestart.adopt(self._app_dir, self.size):
+                self._procs.append(_Proc(started.process, started.conn))
+            while len(self._procs) < self.size:
                 self._procs.append(self._spawn())
         self._thread.start()
 
     def _spawn(self) -> _Proc:
-        parent, child = socket.socketpair()
-        argv = [sys.executable, "-m", "hpcflow.agents.taskproc", str(child.fileno()),
-                self._app_dir]
-        process = subprocess.Popen(argv, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
-                                   process_group=0)
-        child.close()
-        return _Proc(process, Connection(parent.detach()))
+        started = prestart.spawn(self._app_dir)
+        return _Proc(started.process, started.conn)
 
     # -- called by the owner ---------------------------------------------------------
     def submit(self, assignment: Assignment) -> None:
@@ -195,6 +189,8 @@ class WorkerPool:
             self._on_result(_death_result(task, proc))
 
     def _cancel_then_report(self, task: Assignment, proc: _Proc) -> None:
+        from hpcflow.agents.steps import cancel_step
+
         assert task.launch is not None
         cancel_step(task.launch.job_name)
         self._on_result(_death_result(task, proc))
@@ -234,7 +230,11 @@ def _death_result(task: Assignment, proc: _Proc) -> Result:
         reason = f"task process died: killed by {signal.Signals(-code).name}"
     else:
         reason = f"task process died: exit code {code}"
-    extra = launch_logs(task.launch) if task.launch is not None else {}
+    extra: dict[str, str] = {}
+    if task.launch is not None:
+        from hpcflow.agents.steps import launch_logs
+
+        extra = launch_logs(task.launch)
     return Result(task.task_id, task.attempt, False, worker.HOST, proc.process.pid or 0, now, now,
                   error=reason, crashed=not proc.killed_reason,
                   timed_out="time_out" in proc.killed_reason, extra=extra)

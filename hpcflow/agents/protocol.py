@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from hpcflow.graph.launch import LaunchSpec
-from hpcflow.graph.spec import ParamSpec
+if TYPE_CHECKING:  # only launched tasks carry these; unpickling one imports them
+    from hpcflow.graph.launch import LaunchSpec
+    from hpcflow.graph.spec import ParamSpec
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-import cloudpickle
-
 from hpcflow.agents.protocol import Assignment, FilePrep, Result
-from hpcflow.agents.steps import StepFailed, run_step
 
 HOST = socket.gethostname()
 
@@ -88,19 +85,32 @@ def execute(assignment: Assignment, func: Callable[..., Any]) -> Result:
         if assignment.launch is None:
             value = func(*args, **kwargs)
         else:
+            from hpcflow.agents.steps import run_step  # launched tasks only: kept off start-up
+
             value = run_step(assignment.launch, func, args, kwargs, extra)
     except BaseException as exc:  # the task's own failure, reported to the master
         return replace(_failure(assignment, started, exc), extra=extra)
     try:
         values = _split_returns(value, assignment.n_returns, assignment.name)
-        packed = tuple(cloudpickle.dumps(v) for v in values)
-        writes = tuple(cloudpickle.dumps(_written(i, slots, resolve))
+        packed = tuple(dumps(v) for v in values)
+        writes = tuple(dumps(_written(i, slots, resolve))
                        for i in assignment.write_back)
     except Exception as exc:
         reason = f"result cannot be serialized: {type(exc).__name__}: {exc}"
         return _failure(assignment, started, exc, reason)
     return Result(assignment.task_id, assignment.attempt, True, HOST, os.getpid(), started,
                   time.time(), values=packed, writes=writes, extra=extra)
+
+
+def dumps(value: Any) -> bytes:
+    """Pickle a task's value: plain pickle when it can (no cloudpickle import, faster),
+    cloudpickle for what only it can (lambdas, classes of the app's ``__main__``)."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        import cloudpickle
+
+        return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _element_slots(root: Any, loaded: dict[int, Any]) -> dict[int, tuple[list[Any], int]]:
@@ -149,7 +159,8 @@ def _failure(assignment: Assignment, started: float, exc: BaseException,
     while tb_obj is not None and tb_obj.tb_frame.f_code.co_filename == __file__:
         tb_obj = tb_obj.tb_next  # hide our own frames: the user's code comes first
     tb = "".join(traceback.format_exception(type(exc), exc, tb_obj or exc.__traceback__))
-    if isinstance(exc, StepFailed):
+    steps = sys.modules.get("hpcflow.agents.steps")  # loaded if a launched task raised
+    if steps is not None and isinstance(exc, steps.StepFailed):
         tb = exc.detail  # the step's stderr or the failing rank's traceback, not ours
         reason = reason or str(exc)
     return Result(assignment.task_id, assignment.attempt, False, HOST, os.getpid(), started,
@@ -191,7 +202,7 @@ def serve(conn: Connection, app_dir: str) -> None:
         os.environ["OMP_NUM_THREADS"] = str(assignment.cores)
         try:
             if assignment.func is not None:
-                functions[assignment.func_key] = cloudpickle.loads(assignment.func)
+                functions[assignment.func_key] = pickle.loads(assignment.func)
             func = functions[assignment.func_key]
         except Exception as exc:
             result = _failure(assignment, time.time(), exc,

@@ -66,6 +66,9 @@ def run(app: str | None, args: tuple[str, ...], workers: int | None, cpus: int |
     """Run APP (a Python script) with its tasks in parallel: APP [-- ARGS].
 
     Inside a multi-node Slurm allocation the tasks run across its nodes."""
+    from hpcflow.agents.prestart import prestart_for_run
+
+    prestart_for_run(app, workers, cpus, compat)  # up while the runtime and app import
     from hpcflow.runtime.launch import RunOptions
     from hpcflow.runtime.launch import run as run_app
 
