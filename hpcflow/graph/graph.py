@@ -18,7 +18,7 @@ from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
 DataKey = tuple[str, Hashable]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Version:
     """One version of one datum."""
 
@@ -29,7 +29,8 @@ class Version:
     state: VersionState
     previous: Version | None = None
     next: Version | None = None
-    readers: set[int] = field(default_factory=set)
+    # unfinished tasks reading it; a set only while there are some (most versions have none)
+    readers: set[int] | frozenset[int] = frozenset()
     waiters: list[int] = field(default_factory=list)
     committing: bool = False  # handed to the runtime to commit
 
@@ -47,7 +48,7 @@ class Access:
     in_place: bool = False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class TaskNode:
     """A task as the graph sees it."""
 
@@ -79,6 +80,7 @@ class TaskGraph:
     def __init__(self) -> None:
         self.tasks: dict[int, TaskNode] = {}
         self._latest: dict[DataKey, Version] = {}
+        self._unfinished = 0  # tasks not in a final state
 
     # -- building ---------------------------------------------------------------------
     def latest(self, key: DataKey) -> Version | None:
@@ -104,6 +106,7 @@ class TaskGraph:
         if node.missing == 0:
             node.state = TaskState.READY
         self.tasks[task_id] = node
+        self._unfinished += 1
         return node
 
     def _add_read(self, node: TaskNode, access: Access) -> None:
@@ -113,7 +116,10 @@ class TaskGraph:
         if version in node.reads:
             return
         node.reads.append(version)
-        version.readers.add(node.id)
+        if version.readers:
+            version.readers.add(node.id)  # type: ignore[union-attr]
+        else:
+            version.readers = {node.id}
         if version.state is VersionState.CANCELLED:
             node.missing += 1  # the caller cancels the task right away
         elif version.state is not VersionState.AVAILABLE:
@@ -148,6 +154,8 @@ class TaskGraph:
     def finish(self, task_id: int, state: TaskState = TaskState.DONE) -> Progress:
         """The task ended and its outputs exist (DONE, or FAILED under IGNORE)."""
         node = self.tasks[task_id]
+        if node.state not in FINAL_STATES:
+            self._unfinished -= 1
         node.state = state
         progress = Progress()
         for version in node.writes:
@@ -195,6 +203,7 @@ class TaskGraph:
         progress = Progress()
         if node.state in FINAL_STATES:
             return progress
+        self._unfinished -= 1
         node.state = state
         if state is TaskState.CANCELLED:
             progress.cancelled.append(task_id)
@@ -210,7 +219,10 @@ class TaskGraph:
     def _release_reads(self, node: TaskNode) -> Progress:
         progress = Progress()
         for version in node.reads:
-            version.readers.discard(node.id)
+            if node.id in version.readers:
+                version.readers.discard(node.id)  # type: ignore[union-attr]
+                if not version.readers:
+                    version.readers = frozenset()
             if not version.readers:
                 progress.merge(self._check_next(version))
         return progress
@@ -241,7 +253,7 @@ class TaskGraph:
         return result
 
     def all_final(self) -> bool:
-        return all(n.state in FINAL_STATES for n in self.tasks.values())
+        return self._unfinished == 0
 
     def accesses_final(self, key: DataKey) -> bool:
         """No unfinished task reads or writes any version of ``key``."""

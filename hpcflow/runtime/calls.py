@@ -59,6 +59,7 @@ class Tracker:
 
     def __init__(self) -> None:
         self._objects: dict[int, tuple[Any, DataKey]] = {}
+        self.aliased: set[DataKey] = set()  # futures' keys that an object stands for
 
     def key_of(self, obj: Any) -> DataKey | None:
         if isinstance(obj, Future):
@@ -76,11 +77,13 @@ class Tracker:
     def alias(self, obj: Any, key: DataKey) -> None:
         """``obj`` stands for the datum ``key`` (a future) until it is synchronised."""
         self._objects[id(obj)] = (obj, key)
+        self.aliased.add(key)
 
     def forget(self, obj: Any) -> DataKey | None:
         key = self.key_of(obj)
         if key is not None and not isinstance(obj, Future):
             del self._objects[id(obj)]
+            self.aliased.discard(key)
         return key
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 from typing import Any
 
 _ids = itertools.count(1)
+# keys of the futures the program no longer holds, for the master to release their values
+# (appended by any thread as the future is collected: deque.append is atomic)
+DROPPED: collections.deque[tuple[str, int]] = collections.deque()
 
 
 class Future:
@@ -16,6 +20,9 @@ class Future:
     def __init__(self, task: str) -> None:
         self.key: tuple[str, int] = ("fut", next(_ids))
         self.task = task
+
+    def __del__(self) -> None:
+        DROPPED.append(self.key)
 
     def __repr__(self) -> str:
         return f"<hpcflow Future of {self.task}>"

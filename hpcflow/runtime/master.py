@@ -25,6 +25,7 @@ from hpcflow.runtime.calls import CallPlan, Tracker, build_call
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.futures import Future
 from hpcflow.runtime.report import FunctionStats
+from hpcflow.runtime.retire import Retirer
 from hpcflow.runtime.steps import Shape, StepPlanner
 from hpcflow.runtime.tasks import Agent, Definition, TaskRecord, _Group
 from hpcflow.runtime.waiting import Waiting
@@ -62,6 +63,7 @@ class Master(Waiting):
         self.elastic: Any = None  # the ElasticController of an elastic run
         self.checkpoints: Any = None  # a Checkpointer (runtime/checkpoint.py), or None
         self.draining: Any = None  # a Drain near the walltime (runtime/walltime.py), or None
+        self.retire = Retirer(self)
 
     # -- agents ---------------------------------------------------------------------
     def add_agent(self, agent: Agent) -> None:
@@ -139,6 +141,7 @@ class Master(Waiting):
             plan = build_call(spec, definition.signature, self.tracker, task_id, args, kwargs)
             futures = [Future(spec.name) for _ in range(spec.n_returns)]
             with self._cond:
+                self.retire.collect()
                 try:
                     self._register(definition, task_id, plan, [f.key for f in futures],
                                    shapes)
@@ -265,6 +268,7 @@ class Master(Waiting):
                 return
             if self.graph.tasks[record.id].state is not TaskState.RUNNING:
                 return
+            self.retire.collect()
             self._release(record)
             record.ended, record.result = time.time(), result
             if result.ok:
@@ -277,6 +281,8 @@ class Master(Waiting):
             else:
                 self._fail(record, TaskFailed(record.label, result.error, result.host,
                                               result.pid, result.traceback))
+            if self.graph.tasks[record.id].state in FINAL_STATES:
+                self.retire.task_final(record)
             self._schedule()
             self._cond.notify_all()
 
@@ -386,6 +392,8 @@ class Master(Waiting):
             for version in step.commits:
                 self._commit(version)
                 todo.append(self.graph.commit(version))
+                if version.key[0] == "file" and version.writer in self.records:
+                    self.retire.maybe_retire(self.records[version.writer])
             for task_id in step.ready:
                 self._enqueue(task_id)
             for task_id in step.cancelled:

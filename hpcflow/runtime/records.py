@@ -7,36 +7,19 @@ import os
 from typing import Any
 
 from hpcflow.runtime.master import Master
-from hpcflow.runtime.tasks import TaskRecord
+from hpcflow.runtime.retire import task_row
 
 
 def task_records(master: Master) -> list[dict[str, Any]]:
-    """One dict per task: what ran, where, when, how it ended."""
-    rows = []
-    for record in master.records.values():
-        result = record.result
-        rows.append({
-            "id": record.id, "name": record.definition.spec.name,
-            "state": master.graph.tasks[record.id].state.value,
-            "node": record.node, "host": result.host if result else None,
-            "pid": result.pid if result else None, "attempts": record.attempt,
-            "version": record.version, "submitted": record.submitted,
-            "started": result.started if result else None,
-            "ended": result.ended if result else None,
-            "error": record.failure.reason if record.failure else None,
-            "nodes": list(record.nodes),
-            "launch": _launch_info(record),
-        })
+    """One dict per task, by task id: what ran, where, when, how it ended (the tasks the
+    master retired come from its spool)."""
+    rows = [task_row(record, master.graph.tasks[record.id].state)
+            for record in master.records.values()]
+    spool = master.retire.spool
+    if spool is not None and spool.count:
+        rows += spool.rows()
+        rows.sort(key=lambda row: row["id"])
     return rows
-
-
-def _launch_info(record: TaskRecord) -> dict[str, str] | None:
-    """A launched task's outcome (logs, nodes, exit code); outputs named by their final path."""
-    extra = record.result.extra if record.result else None
-    if not extra:
-        return None
-    final = {out.temp: out.path for out in record.plan.files}
-    return {key: final.get(value, value) for key, value in extra.items()}
 
 
 def write_records(run_dir: str, master: Master, status: int, message: str) -> None:
@@ -44,9 +27,11 @@ def write_records(run_dir: str, master: Master, status: int, message: str) -> No
     os.makedirs(run_dir, exist_ok=True)
     lines = "".join(json.dumps(row) + "\n" for row in task_records(master))
     _atomic_write(os.path.join(run_dir, "records.jsonl"), lines)
+    if master.retire.spool is not None:
+        master.retire.spool.remove()
     nodes = [n.name for n in master.nodes()]
     status_doc = {"exit_status": status, "message": message, "nodes": nodes,
-                  "tasks": len(master.records)}
+                  "tasks": len(master.graph.tasks)}
     _atomic_write(os.path.join(run_dir, "status.json"), json.dumps(status_doc, indent=1) + "\n")
 
 

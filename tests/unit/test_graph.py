@@ -75,3 +75,24 @@ def test_accesses_final_and_forget():
     assert g.accesses_final(FILE)
     g.forget(FILE)
     assert g.latest(FILE) is None
+
+
+def test_all_final_counts_every_way_a_task_ends():
+    g = TaskGraph()
+    g.add_task(1, [Access(OBJ, Mode.INOUT)])
+    g.add_task(2, [Access(OBJ, Mode.IN)])  # cancelled with its input
+    g.add_task(3, [Access(("obj", 2), Mode.OUT)])
+    g.add_task(4, [Access(("obj", 3), Mode.OUT)])
+    assert not g.all_final()
+    g.start(1)
+    g.fail(1)
+    g.fail(1)  # twice is harmless
+    assert not g.all_final()
+    g.start(3)
+    g.finish(3)
+    assert not g.all_final()
+    g.cancel(4)
+    assert g.all_final()
+    assert {n.state for n in g.tasks.values()} == {TaskState.FAILED, TaskState.CANCELLED,
+                                                   TaskState.DONE}
+    assert not g.tasks[1].writes[0].readers  # released readers leave no set behind
