@@ -267,6 +267,8 @@ class Master(Waiting):
             if record is None or record.attempt != result.attempt:
                 return
             if self.graph.tasks[record.id].state is not TaskState.RUNNING:
+                for out in record.plan.files:  # killed: now that it is dead, for sure
+                    files.discard(out.temp)
                 return
             self.retire.collect()
             self._release(record)
