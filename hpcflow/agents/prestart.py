@@ -40,7 +40,7 @@ def spawn(app_dir: str) -> Started:
 
 
 def prestart_for_run(
-    app: str,
+    app: str | None,
     workers: int | None,
     cpus: int | None,
     compat: str | None,
@@ -49,7 +49,7 @@ def prestart_for_run(
     """``hpcflow run APP``: start the local pool's task processes now, when the run will
     be local (not across a multi-node allocation) and its pool size is known cheaply."""
     env = os.environ if env is None else env
-    if compat or not os.path.isfile(app) or env.get("SLURM_JOB_NUM_NODES", "1") != "1":
+    if not app or compat or not os.path.isfile(app) or env.get("SLURM_JOB_NUM_NODES", "1") != "1":
         return
     slurm_cpus = env.get("SLURM_CPUS_ON_NODE", "")
     count = (

@@ -151,7 +151,8 @@ class Checkpointer:
         for version in master.graph.tasks[record.id].reads:
             kind, ident = version.key
             if version.writer is not None:
-                writer = master.records[version.writer]
+                writer = master.records.get(version.writer) \
+                    or master.finished.writers[version.writer]  # retired: runtime/retire.py
                 inputs.append(f"{self.sigs.get(version.writer, f'unsigned-{writer.id}')}:"
                               f"{_role(writer, version.key)}")
             elif kind == "file":

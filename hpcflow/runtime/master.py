@@ -63,7 +63,7 @@ class Master(Waiting):
         self.elastic: Any = None  # the ElasticController of an elastic run
         self.checkpoints: Any = None  # a Checkpointer (runtime/checkpoint.py), or None
         self.draining: Any = None  # a Drain near the walltime (runtime/walltime.py), or None
-        self.retire = Retirer(self)
+        self.finished = Retirer(self)  # what finished tasks no longer need
 
     # -- agents ---------------------------------------------------------------------
     def add_agent(self, agent: Agent) -> None:
@@ -141,7 +141,7 @@ class Master(Waiting):
             plan = build_call(spec, definition.signature, self.tracker, task_id, args, kwargs)
             futures = [Future(spec.name) for _ in range(spec.n_returns)]
             with self._cond:
-                self.retire.collect()
+                self.finished.collect()
                 try:
                     self._register(definition, task_id, plan, [f.key for f in futures],
                                    shapes)
@@ -270,7 +270,7 @@ class Master(Waiting):
                 for out in record.plan.files:  # killed: now that it is dead, for sure
                     files.discard(out.temp)
                 return
-            self.retire.collect()
+            self.finished.collect()
             self._release(record)
             record.ended, record.result = time.time(), result
             if result.ok:
@@ -284,7 +284,7 @@ class Master(Waiting):
                 self._fail(record, TaskFailed(record.label, result.error, result.host,
                                               result.pid, result.traceback))
             if self.graph.tasks[record.id].state in FINAL_STATES:
-                self.retire.task_final(record)
+                self.finished.task_final(record)
             self._schedule()
             self._cond.notify_all()
 
@@ -395,7 +395,7 @@ class Master(Waiting):
                 self._commit(version)
                 todo.append(self.graph.commit(version))
                 if version.key[0] == "file" and version.writer in self.records:
-                    self.retire.maybe_retire(self.records[version.writer])
+                    self.finished.maybe_retire(self.records[version.writer])
             for task_id in step.ready:
                 self._enqueue(task_id)
             for task_id in step.cancelled:

@@ -15,7 +15,7 @@ def task_records(master: Master) -> list[dict[str, Any]]:
     master retired come from its spool)."""
     rows = [task_row(record, master.graph.tasks[record.id].state)
             for record in master.records.values()]
-    spool = master.retire.spool
+    spool = master.finished.spool
     if spool is not None and spool.count:
         rows += spool.rows()
         rows.sort(key=lambda row: row["id"])
@@ -27,8 +27,8 @@ def write_records(run_dir: str, master: Master, status: int, message: str) -> No
     os.makedirs(run_dir, exist_ok=True)
     lines = "".join(json.dumps(row) + "\n" for row in task_records(master))
     _atomic_write(os.path.join(run_dir, "records.jsonl"), lines)
-    if master.retire.spool is not None:
-        master.retire.spool.remove()
+    if master.finished.spool is not None:
+        master.finished.spool.remove()
     nodes = [n.name for n in master.nodes()]
     status_doc = {"exit_status": status, "message": message, "nodes": nodes,
                   "tasks": len(master.graph.tasks)}

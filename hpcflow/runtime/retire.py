@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hpcflow.graph.graph import DataKey, TaskNode, Version
@@ -63,6 +64,20 @@ def _launch_info(record: TaskRecord) -> dict[str, str] | None:
     return {key: final.get(value, value) for key, value in extra.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class _Refs:
+    refs: list[DataKey]
+
+
+@dataclass(frozen=True, slots=True)
+class Retired:
+    """What a checkpoint signature needs of a retired writer (``_role`` in checkpoint.py)."""
+
+    id: int
+    outputs: list[DataKey]
+    plan: _Refs
+
+
 class RecordSpool:
     """Rows of retired tasks, appended to a JSON-lines file in batches."""
 
@@ -105,6 +120,7 @@ class Retirer:
     def __init__(self, master: Master) -> None:
         self._master = master
         self._orphans: set[DataKey] = set()  # keys whose future the user dropped
+        self.writers: dict[int, Retired] = {}  # retired tasks, when checkpoints need them
         self._trimmer = Trimmer()
         path = master.events.path
         self.spool = RecordSpool(os.path.join(os.path.dirname(path), SPOOL_NAME)) if path else None
@@ -149,6 +165,8 @@ class Retirer:
         if any(v.state is not VersionState.AVAILABLE for v in node.writes):
             return  # a file or directory still to be put in place
         self.spool.add(task_row(record, node.state))
+        if master.checkpoints is not None:
+            self.writers[record.id] = Retired(record.id, record.outputs, _Refs(record.plan.refs))
         del master.records[record.id]
 
     def _check(self, version: Version) -> None:
