@@ -228,6 +228,7 @@ class ElasticController:
                 self._grow(decision, now)
             elif decision.action is Action.RELEASE:
                 self._release(decision, now)
+                self._progress_drains(now)  # idle nodes go back in this round
             return decision
 
     def _input(self, now: float) -> ScalingInput:
