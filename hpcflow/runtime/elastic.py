@@ -19,6 +19,7 @@ status`` shows the latest). At the end of the run every extension job is cancell
 
 from __future__ import annotations
 
+import collections
 import math
 import re
 import sys
@@ -115,6 +116,7 @@ class ElasticController:
         self._polled = -math.inf
         self._deadline: float | None = None
         self._logged: tuple[str, str] = ("", "")
+        self._joins: collections.deque[tuple[str, str, float]] = collections.deque()
 
     # -- the application's calls --------------------------------------------------------
     def number(self) -> int:
@@ -178,20 +180,26 @@ class ElasticController:
             self._emit("cancelled", "the run ended", job=block.job_id)
 
     def admit(self, rank: int, resources: NodeResources) -> bool:
-        """May the agent of ``rank`` join? Not from a quarantined node or unknown job."""
-        with self._lock:
-            job = block_of(rank)
-            name = resources.name
-            if name in self.quarantined or (job is not None and job not in self.blocks):
-                self._emit("refused", f"agent on {name} refused (quarantined or unknown job)",
-                           node=name, job=job)
-                return False
-            if job is not None:
-                self._joined(self.blocks[job], name)
-            return True
+        """May the agent of ``rank`` join? Not from a quarantined node or an unknown job.
+        Called by the hub's receiving thread: takes no lock (a round may be waiting on
+        Slurm); the join is booked at the start of the next round."""
+        job = block_of(rank)
+        name = resources.name
+        if name in self.quarantined or (job is not None and job not in self.blocks):
+            self._emit("refused", f"agent on {name} refused (quarantined or unknown job)",
+                       node=name, job=job)
+            return False
+        if job is not None:
+            self._joins.append((job, name, self.clock()))
+        return True
 
-    def _joined(self, block: Block, name: str) -> None:
-        latency = self.clock() - block.submitted
+    def _book_joins(self) -> None:
+        while self._joins:
+            job, name, when = self._joins.popleft()
+            self._joined(self.blocks[job], name, when)
+
+    def _joined(self, block: Block, name: str, when: float) -> None:
+        latency = when - block.submitted
         first = not block.names
         block.names.add(name)
         self._released.discard(name)
@@ -216,6 +224,7 @@ class ElasticController:
         """One round: poll, track, decide, act."""
         with self._lock:
             now = self.clock()
+            self._book_joins()
             if now - self._polled >= POLL_EVERY:
                 self._polled = now
                 self._poll_blocks(now)

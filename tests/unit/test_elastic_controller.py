@@ -154,6 +154,7 @@ def test_extension_agents_join_and_every_extension_job_is_cancelled_at_the_end(w
     controller.tick()
     assert controller.admit(extension_rank("200", 0), NodeResources("n3", 4, 8.0))
     assert not controller.admit(extension_rank("999", 0), NodeResources("n4", 4, 8.0))
+    controller.tick()  # books the join
     assert events.elastic("joined")[0]["node"] == "n3"
     controller.cancel_all()
     assert ["scancel", "200"] in runner.calls
