@@ -27,12 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from hpcflow.agents.join import block_of, elastic_dir
 from hpcflow.errors import HpcflowError, SlurmCommandError
-from hpcflow.runtime.elastic_io import sample
+from hpcflow.runtime.chain import write_private
+from hpcflow.runtime.elastic_io import record_extension, sample
 from hpcflow.runtime.master import Master
 from hpcflow.scheduler.resources import NodeResources
 from hpcflow.scheduler.scaling import (
@@ -344,13 +344,14 @@ class ElasticController:
             run_dir=self.config.run_dir, exclude=sorted(self.quarantined),
             constraint=shape.constraint, partition=shape.partition)
         path = elastic_dir(self.config.run_dir) / f"extension-{len(self.blocks) + 1}.sbatch"
-        _write_private(path, script)
+        write_private(path, script)
         try:
             job_id = self.client.submit(path)
         except SlurmCommandError as exc:
             self._grow_failed(now, count, f"sbatch failed: {_one_line(exc)}")
             return
         self.blocks[job_id] = Block(job_id, count, now)
+        record_extension(self.config.run_dir, job_id)
         self._changed_at = now
         self._grow_cap = None
         self._emit("grow", f"submitted extension job {job_id} for {count} node(s): "
@@ -451,14 +452,6 @@ def _sized(settings: ExtensionSettings, shape: NodeShape) -> ExtensionSettings:
     if cores == (settings.cpus_per_node or 0) and gpus == settings.gpus_per_node:
         return settings
     return replace(settings, cpus_per_node=cores, gpus_per_node=gpus)
-
-
-def _write_private(path: Path, text: str) -> None:
-    import os
-
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def _one_line(exc: SlurmCommandError) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,15 +11,18 @@ from pathlib import Path
 from hpcflow.config.site import SiteConfig
 from hpcflow.errors import UsageError
 from hpcflow.graph.states import TaskState
+from hpcflow.runtime.chain import write_private
 from hpcflow.runtime.master import Master
 from hpcflow.scheduler.placement import feasible
 from hpcflow.scheduler.scaling import NodeShape, ScalingPolicy
+from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.extension import ExtensionSettings
 
 ENV_ELASTIC = "HPCFLOW_ELASTIC"
 ENV_IDLE_TIMEOUT = "HPCFLOW_IDLE_TIMEOUT"
 ENV_PENDING_TIMEOUT = "HPCFLOW_ELASTIC_PENDING_TIMEOUT"
 SETTINGS_FILE = "elastic.json"
+EXTENSIONS_FILE = "jobs"  # under <run dir>/elastic: one extension job id a line
 MAX_SCAN = 5000  # ready tasks examined per sample
 
 
@@ -123,6 +127,11 @@ def elastic_job(span: tuple[int, int] | None, idle_timeout: float | None
     return env, {"no-kill": True, "no-requeue": True}
 
 
+def write_settings(run_dir: Path, site: SiteConfig, job_name: str) -> None:
+    """Write ``<run dir>/elastic.json`` (0600) for a job submitted with ``site``."""
+    write_private(run_dir / SETTINGS_FILE, settings_json(site, job_name))
+
+
 def settings_json(site: SiteConfig, job_name: str) -> str:
     """``elastic.json`` for a job submitted with ``site``: what its extension jobs copy."""
     settings = ExtensionSettings(
@@ -131,6 +140,23 @@ def settings_json(site: SiteConfig, job_name: str) -> str:
         gpus_per_node=site.gpus_per_node, srun_mpi=site.srun_mpi, modules=site.modules,
         env=dict(site.env), extra=dict(site.sbatch_extra))
     return json.dumps(settings.to_json())
+
+
+def record_extension(run_dir: str, job_id: str) -> None:
+    """Note an extension job in ``<run dir>/elastic/jobs`` (for ``hpcflow cancel``)."""
+    path = Path(run_dir) / "elastic" / EXTENSIONS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(f"{job_id}\n")
+
+
+def cancel_extensions(client: SlurmClient, run_dir: Path | None) -> list[str]:
+    """Cancel the extension jobs of a run still known to Slurm; the ids cancelled."""
+    path = None if run_dir is None else run_dir / "elastic" / EXTENSIONS_FILE
+    if path is None or not path.is_file():
+        return []
+    jobs = [line.strip() for line in path.read_text(encoding="utf-8").split() if line.strip()]
+    return [job for job in jobs if client.cancel(job)]
 
 
 def _int(text: str | None) -> int | None:

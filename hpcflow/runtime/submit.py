@@ -31,10 +31,9 @@ from hpcflow.config.site import (
     user_default_site,
 )
 from hpcflow.errors import UsageError
-from hpcflow.runtime import chain
+from hpcflow.runtime import chain, elastic_io
 from hpcflow.runtime.app import check_app
 from hpcflow.runtime.continuation import job_run_flags, resubmit_run, walltime_lead
-from hpcflow.runtime.elastic_io import SETTINGS_FILE, elastic_job, settings_json
 from hpcflow.runtime.live import EVENTS_FILE, ProgressTails, run_status_lines
 from hpcflow.runtime.walltime import LEAD_ENV
 from hpcflow.slurm.client import SlurmClient
@@ -205,7 +204,7 @@ def batch_spec(site: SiteConfig, *, nodes: int, job_name: str, run_dir: Path, cw
                idle_timeout: float | None = None, lead: int | None = None) -> SbatchSpec:
     """The :class:`SbatchSpec` of a job: the site's settings plus our files and variables.
     An elastic job survives the loss of a node (``--no-kill``) and is never requeued."""
-    elastic_env, elastic_options = elastic_job(elastic, idle_timeout)
+    elastic_env, elastic_options = elastic_io.elastic_job(elastic, idle_timeout)
     env = {**site.env, "HPCFLOW_RUN_DIR": str(run_dir),
            "HPCFLOW_SRUN_MPI": site.srun_mpi or "default", **elastic_env}
     extra = {**site.sbatch_extra, **elastic_options}
@@ -270,7 +269,7 @@ def submit_app(request: SubmitRequest, ctx: Context | None = None) -> int:
     fresh_parent = not plan.run_dir.parent.exists()
     plan = _create_run_dir(request, plan, ctx.cwd, now)
     if plan.elastic is not None:  # what extension jobs copy; read when the job starts
-        chain.write_private(plan.run_dir / SETTINGS_FILE, settings_json(plan.site, plan.job_name))
+        elastic_io.write_settings(plan.run_dir, plan.site, plan.job_name)
     job_id = _sbatch(ctx.client, plan, fresh_parent)
     chain.write_job(plan.run_dir, job_record(plan, job_id, now))
     where = ctx.err if request.wait else ctx.out
@@ -461,6 +460,8 @@ def cancel_job(job_id: str, ctx: Context | None = None) -> int:
         ctx.out.write(f"job {job_id} had already ended{state}: nothing to cancel\n")
         return 0
     ctx.out.write(f"cancelled job {job_id} (was {info.state.value})\n")
+    for extension in elastic_io.cancel_extensions(ctx.client, find_run_dir(ctx, job_id, info)):
+        ctx.out.write(f"cancelled its extension job {extension}\n")
     return 0
 
 

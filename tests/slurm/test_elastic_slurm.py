@@ -162,6 +162,22 @@ def test_e_idle_nodes_of_the_main_job_are_drained_and_given_back(testbed, env, t
         run.cleanup()
 
 
+def test_f_hpcflow_cancel_also_cancels_the_extension_jobs(testbed, env, tmp_path):
+    run = Run(testbed, env, tmp_path, "--nodes", "1", "--elastic", "1:2", str(BURST), "--",
+              "40", "2", str(tmp_path / "marks"))
+    try:
+        run.wait_for(lambda: bool(run.events("joined")))
+        extension = run.extension_jobs()[0]
+        done = subprocess.run([sys.executable, "-m", "hpcflow", "cancel", run.job_id],
+                              cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert f"cancelled its extension job {extension}" in done.stdout
+        run.wait_for(lambda: not run._queued(run.job_id) and not run._queued(extension), 30)
+    finally:
+        run.cleanup()
+
+
 def agent_pid(job_id: str, node: str) -> int:
     """The pid of the agent rank of ``job_id`` on ``node`` (every slurmd runs on this host)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):

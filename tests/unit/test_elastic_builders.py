@@ -121,3 +121,19 @@ def test_elastic_range_and_policy_from_the_environment():
     assert policy_from_env({"HPCFLOW_IDLE_TIMEOUT": "7"}).idle_timeout_s == 7
     with pytest.raises(UsageError):
         policy_from_env({"HPCFLOW_IDLE_TIMEOUT": "soon"})
+
+
+def test_hpcflow_cancel_finds_the_extension_jobs_of_a_run(tmp_path):
+    from fake_slurm import FakeRunner, Result
+
+    from hpcflow.runtime.elastic_io import cancel_extensions, record_extension
+    from hpcflow.slurm.client import SlurmClient
+
+    (tmp_path / "elastic").mkdir()
+    record_extension(str(tmp_path), "7")
+    record_extension(str(tmp_path), "9")
+    done = Result(1, "", "scancel: error: Kill job error on job id 9: "
+                         "Job/step already completing or completed")
+    runner = FakeRunner({"scancel": lambda argv: done if argv[-1] == "9" else Result()})
+    assert cancel_extensions(SlurmClient(runner), tmp_path) == ["7"]
+    assert cancel_extensions(SlurmClient(runner), None) == []
