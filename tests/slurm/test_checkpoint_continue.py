@@ -44,6 +44,14 @@ class _Run:
                               env=self.env, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
 
+    def submit(self, n: int, seconds: float, *flags: object,
+               timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+        """``hpcflow submit`` of the app on one node (2 CPUs); checked."""
+        done = self.hpcflow("submit", "app.py", "--nodes", "1", "--cpus-per-node", "2", *flags,
+                            "--", self.marks, n, seconds, timeout=timeout)
+        assert done.returncode == 0, done.stderr
+        return done
+
     def run_dir(self) -> Path:
         return next((self.tmp / "hpcflow-runs").iterdir())
 
@@ -69,10 +77,7 @@ def test_a_one_minute_job_finishes_three_minutes_of_work_in_continuations(
     run = _Run(testbed, tmp_path)
     n, seconds = 18, 5.0  # 36 tasks of 5 s: 3 minutes of work on 2 cores of one node
     try:
-        done = run.hpcflow("submit", "app.py", "--nodes", "1", "--cpus-per-node", "2",
-                           "--time", "00:01:00", "--continue", "--wait", "--", run.marks, n,
-                           seconds)
-        assert done.returncode == 0, done.stderr
+        done = run.submit(n, seconds, "--time", "00:01:00", "--continue", "--wait")
         jobs = run.jobs()
         assert len(jobs) >= 2, done.stderr  # it did not fit in one job
         assert re.search(rf"job {jobs[0]} continues in job {jobs[1]}", done.stderr)
@@ -131,9 +136,7 @@ def test_a_master_killed_with_sigkill_is_resumed_rerunning_only_unfinished_tasks
     run = _Run(testbed, tmp_path)
     n = 6
     try:
-        done = run.hpcflow("submit", "app.py", "--nodes", "1", "--cpus-per-node", "2",
-                           "--time", "00:05:00", "--", run.marks, n, 2, timeout=60)
-        assert done.returncode == 0, done.stderr
+        run.submit(n, 2, "--time", "00:05:00", timeout=60)
         run_dir = run.run_dir()
         deadline = time.monotonic() + 120
         pid = None
@@ -168,9 +171,7 @@ def test_a_damaged_checkpoint_and_an_edited_task_are_recomputed_on_resume(
     run = _Run(testbed, tmp_path)
     n = 4
     try:
-        done = run.hpcflow("submit", "app.py", "--nodes", "1", "--cpus-per-node", "2",
-                           "--time", "00:05:00", "--wait", "--", run.marks, n, 0)
-        assert done.returncode == 0, done.stderr
+        run.submit(n, 0, "--time", "00:05:00", "--wait")
         run_dir, first = run.run_dir(), run.executions()
         total = f"{_expected(n)}\n".encode()
         blob = next(p for p in (run_dir / "checkpoints" / "objects").rglob("*")
