@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 from hpcflow.config.walltime import parse_walltime
 from hpcflow.errors import UsageError
 from hpcflow.runtime.chain import job_chain, read_job, resubmit
-from hpcflow.runtime.walltime import default_lead
+from hpcflow.runtime.walltime import LEAD_ENV, default_lead
 
 if TYPE_CHECKING:
     from hpcflow.config.site import SiteConfig
     from hpcflow.runtime.submit import Context, SubmitRequest
 
 _POLICIES = ("every", "periodic", "off")
+__all__ = ["LEAD_ENV", "job_run_flags", "resubmit_run", "walltime_lead"]
 
 
 def job_run_flags(request: SubmitRequest, run_dir: Path, site: SiteConfig | None = None

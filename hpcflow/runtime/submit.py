@@ -33,9 +33,8 @@ from hpcflow.config.site import (
 from hpcflow.errors import UsageError
 from hpcflow.runtime import chain, elastic_io
 from hpcflow.runtime.app import check_app
-from hpcflow.runtime.continuation import job_run_flags, resubmit_run, walltime_lead
+from hpcflow.runtime.continuation import LEAD_ENV, job_run_flags, resubmit_run, walltime_lead
 from hpcflow.runtime.live import EVENTS_FILE, ProgressTails, run_status_lines
-from hpcflow.runtime.walltime import LEAD_ENV
 from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.follow import FileTail, follow
 from hpcflow.slurm.parse import JobInfo, JobState
