@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from hpcflow.config.walltime import parse_walltime
 from hpcflow.errors import UsageError
-from hpcflow.runtime.chain import job_chain, read_job, resubmit
+from hpcflow.runtime.chain import SCRIPT_FILE, job_chain, read_job, resubmit
 from hpcflow.runtime.walltime import LEAD_ENV, default_lead
 
 if TYPE_CHECKING:
@@ -62,6 +62,9 @@ def resubmit_run(request: SubmitRequest, ctx: Context) -> int:
         raise UsageError(f"with --resume the run's own job script is submitted again: "
                          f"{', '.join(given)} cannot change (submit a new run instead)")
     run_dir = resolve_run(request.resume, ctx)
+    if request.dry_run:
+        ctx.out.write((run_dir / SCRIPT_FILE).read_text(encoding="utf-8"))
+        return 0
     for job in job_chain(read_job(run_dir))[-1:]:
         info = ctx.client.job_info(job)
         if info is not None and not info.is_final:

@@ -163,6 +163,13 @@ def test_submit_resume_sends_the_run_script_again_once_its_job_ended(tmp_path: P
     assert "submitted job 57" in ctx.out.getvalue()  # type: ignore[attr-defined]
 
 
+def test_submit_resume_dry_run_prints_the_script_and_submits_nothing(tmp_path: Path) -> None:
+    ctx, runner, run_dir = _resubmit_ctx(tmp_path, "RUNNING")
+    request = SubmitRequest(None, None, resume=str(run_dir), dry_run=True)  # type: ignore[arg-type]
+    assert submit_app(request, ctx) == 0
+    assert ctx.out.getvalue() == "#!/bin/bash\n" and not runner.calls  # type: ignore[attr-defined]
+
+
 def test_submit_resume_refuses_while_a_job_of_the_run_is_alive(tmp_path: Path) -> None:
     ctx, runner, run_dir = _resubmit_ctx(tmp_path, "RUNNING")
     with pytest.raises(UsageError, match="job 41 of this run is still RUNNING"):
