@@ -102,6 +102,8 @@ def run_rank(path: str, args: Sequence[str], options: RunOptions, tasks: int) ->
     transport = os.environ.get("HPCFLOW_TRANSPORT", "tcp")
     if transport not in ("tcp", "mpi"):
         raise UsageError(f"HPCFLOW_TRANSPORT={transport!r}: use tcp or mpi")
+    if transport == "mpi" and os.environ.get("HPCFLOW_ELASTIC"):
+        raise UsageError("--elastic needs HPCFLOW_TRANSPORT=tcp: extension jobs join over TCP")
     if comm.Get_rank() != 0:
         ignore_walltime_signal()
         _exit_now(serve_agent(comm, app_dir, transport))
