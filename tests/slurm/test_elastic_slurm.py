@@ -245,6 +245,27 @@ def test_c2_a_node_set_down_is_survived_and_quarantined(testbed, env, tmp_path):
     lose_a_node(testbed, env, tmp_path, set_down)
 
 
+def test_c3_an_extension_job_that_ends_early_is_survived(testbed, env, tmp_path):
+    run = Run(testbed, env, tmp_path, "--nodes", "1", "--elastic", "1:2", "--idle-timeout",
+              "2", str(BURST), "--", "40", "2", str(tmp_path / "marks"))
+    try:
+        run.wait_for(lambda: bool(run.events("joined")))
+        victim = run.events("joined")[0]["node"]
+        run.wait_for(lambda: victim in run.nodes_of_started())
+        extension = run.extension_jobs()[0]
+        subprocess.run(["scancel", extension], env=env, check=True, timeout=10)
+        out = run.wait()
+        check_results(out, 40)
+        assert victim in {e["node"] for e in run.events("quarantined")}
+        assert [e["node"] for e in run.events("released") if e["job"] == extension] == [victim]
+        assert set(run.executions()) == set(range(40))
+        done = [e["task"] for e in run.events() if e["event"] == "finished"]
+        assert sorted(done) == list(range(1, 41))
+        assert victim not in {e["node"] for e in run.events("joined")[1:]}
+    finally:
+        run.cleanup()
+
+
 def test_d_an_unsatisfiable_grow_is_logged_and_retried_with_backoff(testbed, env, tmp_path):
     # The app asks for 8 more nodes (MAX 9) on a 4-node partition: sbatch refuses it, or
     # it pends and is cancelled after 3 s; the retry asks for half as many, which cannot
