@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         wait_on_directory,
         wait_on_file,
     )
-    from hpcflow.errors import HpcflowError, TaskFailed
+    from hpcflow.errors import HpcflowError, StopGroup, TaskFailed
     from hpcflow.graph.spec import Direction
 
     IN: Direction
@@ -65,13 +65,13 @@ __all__ = [
     "COLLECTION_IN", "COLLECTION_INOUT", "COLLECTION_OUT", "DIRECTORY_IN", "DIRECTORY_INOUT",
     "DIRECTORY_OUT", "FILE_IN", "FILE_INOUT", "FILE_INOUT_STDERR", "FILE_INOUT_STDOUT",
     "FILE_IN_STDIN", "FILE_OUT", "FILE_OUT_STDERR", "FILE_OUT_STDOUT", "IN", "INOUT", "OUT",
-    "HpcflowError", "TaskFailed", "TaskGroup", "barrier", "binary", "constraint",
+    "HpcflowError", "StopGroup", "TaskFailed", "TaskGroup", "barrier", "binary", "constraint",
     "delete_file", "delete_object", "free_resources", "implement", "mpi", "multinode",
     "number_of_resources", "ompss", "on_failure", "open_file", "request_resources", "snapshot",
     "start", "stop", "task",
     "wait_on", "wait_on_directory", "wait_on_file",
 ]
-_ERRORS = ("HpcflowError", "TaskFailed")
+_ERRORS = ("HpcflowError", "StopGroup", "TaskFailed")
 _DIRECTIONS = frozenset(name for name in __all__ if name.isupper())
 
 

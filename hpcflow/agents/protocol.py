@@ -96,6 +96,7 @@ class Result:
     traceback: str = ""
     crashed: bool = False
     timed_out: bool = False
+    final: bool = False  # the task raised StopGroup: never retried
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from hpcflow.agents.protocol import Assignment, FilePrep, Result
+from hpcflow.errors import StopGroup
 
 HOST = socket.gethostname()
 
@@ -164,7 +165,8 @@ def _failure(assignment: Assignment, started: float, exc: BaseException,
         tb = exc.detail  # the step's stderr or the failing rank's traceback, not ours
         reason = reason or str(exc)
     return Result(assignment.task_id, assignment.attempt, False, HOST, os.getpid(), started,
-                  time.time(), error=reason or f"{type(exc).__name__}: {exc}", traceback=tb)
+                  time.time(), error=reason or f"{type(exc).__name__}: {exc}", traceback=tb,
+                  final=isinstance(exc, StopGroup))
 
 
 def _prepare_files(preps: tuple[FilePrep, ...]) -> None:

@@ -48,6 +48,7 @@ class TaskFunction:
         self._bytes: bytes | None = None
         self.returns: Any = None  # the declared ``returns`` (a count, types, a string)
         self._variants: dict[int, TaskFunction] = {}
+        self.several_as: type = tuple  # the container of several futures (PyCOMPSs: list)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         returns = _UNSET
@@ -58,8 +59,8 @@ class TaskFunction:
             return self.__wrapped__(*args, **kwargs)
         declared = self.returns if returns is _UNSET else returns
         target = self._for_count(self._count_at_call(declared, returns, args, kwargs))
-        result = runtime.submit(target, args, kwargs)
-        return _future_objects(runtime, result, declared)
+        result = _future_objects(runtime, runtime.submit(target, args, kwargs), declared)
+        return self.several_as(result) if isinstance(result, tuple) else result
 
     def _count_at_call(self, declared: Any, given: Any, args: tuple[Any, ...],
                        kwargs: dict[str, Any]) -> int:
@@ -99,6 +100,7 @@ class TaskFunction:
         clone = TaskFunction(self.__wrapped__, dataclasses.replace(self.spec, **changes))
         clone._implementations = self._implementations
         clone.returns = self.returns
+        clone.several_as = self.several_as
         return clone
 
     def add_implementation(self, other: TaskFunction) -> None:

@@ -313,7 +313,8 @@ class Master(Waiting):
         spec = record.definition.spec
         for out in record.plan.files:
             files.discard(out.temp)
-        retry = spec.policy is Policy.RETRY and record.attempt <= spec.retries
+        final = record.result is not None and record.result.final  # StopGroup
+        retry = spec.policy is Policy.RETRY and record.attempt <= spec.retries and not final
         self._emit_end("retrying" if retry else "failed", record, record.result,
                        error=error.reason, policy=spec.policy.value)
         if retry and not self.fatal:

@@ -9,6 +9,7 @@ import hpcflow
 from hpcflow.api import sync
 from hpcflow.errors import TaskFailed
 from hpcflow.runtime import context
+from hpcflow.runtime.futures import Future
 from pycompss.api.exceptions import as_compss
 
 _started_here: list[bool] = []
@@ -34,11 +35,26 @@ def compss_stop(code: int = 0, _hard_stop: bool = False) -> None:
 
 
 def compss_wait_on(*objs: Any, **_: Any) -> Any:
-    """Values of futures and objects written by tasks (lists and dicts are recursed)."""
+    """Values of futures and of objects written by tasks, as PyCOMPSs gives them: lists
+    and dicts (exactly those types; dict keys too) are recursed, anything else (a tuple
+    of futures included) is returned as it is; several arguments give a list."""
+    runtime = context.current()
     try:
-        return hpcflow.wait_on(*objs)
+        return _many([_wait_one(runtime, obj) for obj in objs])
     except TaskFailed as failure:
         raise as_compss(failure) from None
+
+
+def _wait_one(runtime: Any, obj: Any) -> Any:
+    if runtime is None:
+        return obj
+    if isinstance(obj, Future) or runtime.tracker.key_of(obj) is not None:
+        return hpcflow.wait_on(obj)
+    if type(obj) is list:
+        return [_wait_one(runtime, item) for item in obj]
+    if type(obj) is dict:
+        return {_wait_one(runtime, k): _wait_one(runtime, v) for k, v in obj.items()}
+    return obj
 
 
 def compss_barrier(no_more_tasks: bool = False) -> None:

@@ -4,13 +4,13 @@ tasks (running ones too) and reaches the caller at the group's end or at
 
 from __future__ import annotations
 
-from hpcflow.errors import TaskFailed
+from hpcflow.errors import StopGroup, TaskFailed
 
 _PREFIX = "COMPSsException: "
 
 
-class COMPSsException(Exception):
-    """An exception a task raises on purpose to stop its task group."""
+class COMPSsException(StopGroup):
+    """An exception a task raises on purpose to stop its task group (never retried)."""
 
     def __init__(self, message: object = "", target_direction: object = None) -> None:
         super().__init__(message)

@@ -26,7 +26,9 @@ def task(*args: Any, **kwargs: Any) -> Any:
 
     def decorate(func: Callable[..., Any]) -> Any:
         name = getattr(func, "__name__", "task")
-        return hpcflow.task(func, **_options(kwargs, name))
+        made = hpcflow.task(func, **_options(kwargs, name))
+        made.several_as = list  # PyCOMPSs: several returns are a list of futures
+        return made
 
     return decorate
 
