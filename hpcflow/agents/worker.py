@@ -114,11 +114,12 @@ def dumps(value: Any) -> bytes:
         return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _element_slots(root: Any, loaded: dict[int, Any]) -> dict[int, tuple[list[Any], int]]:
-    """Where each loaded ref sits as an element of a list of the arguments, so that a task
-    replacing a collection element (``col[i] = new``) writes back the new element."""
+def _element_slots(root: Any, loaded: dict[int, Any]) -> dict[int, tuple[Any, Any]]:
+    """Where each loaded ref sits as an element of a list or a value of a dict of the
+    arguments, so that a task replacing a collection element (``col[i] = new``) or a
+    dictionary value (``d[k] = new``) writes back the new element."""
     index_of = {id(value): index for index, value in loaded.items()}
-    slots: dict[int, tuple[list[Any], int]] = {}
+    slots: dict[int, tuple[Any, Any]] = {}
     seen: set[int] = set()
     todo = [root]
     while todo:
@@ -128,18 +129,21 @@ def _element_slots(root: Any, loaded: dict[int, Any]) -> dict[int, tuple[list[An
         seen.add(id(container))
         items = container.items() if isinstance(container, dict) else enumerate(container)
         for position, item in items:
-            if isinstance(container, list) and id(item) in index_of:
+            if isinstance(container, (list, dict)) and id(item) in index_of:
                 slots.setdefault(index_of[id(item)], (container, position))
             if isinstance(item, (list, tuple, dict)) and id(item) not in index_of:
                 todo.append(item)
     return slots
 
 
-def _written(index: int, slots: dict[int, tuple[list[Any], int]],
+def _written(index: int, slots: dict[int, tuple[Any, Any]],
              resolve: Callable[[int], Any]) -> Any:
     if index in slots:
         container, position = slots[index]
-        if position < len(container):
+        if isinstance(container, dict):
+            if position in container:
+                return container[position]
+        elif position < len(container):
             return container[position]
     return resolve(index)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
-from hpcflow.graph.spec import Mode
+from hpcflow.graph.spec import Mode, Share
 from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
 
 DataKey = tuple[str, Hashable]
@@ -33,6 +33,9 @@ class Version:
     readers: set[int] | frozenset[int] = frozenset()
     waiters: list[int] = field(default_factory=list)
     committing: bool = False  # handed to the runtime to commit
+    share: Share | None = None  # written by a CONCURRENT/COMMUTATIVE group of tasks
+    members: set[int] = field(default_factory=set)  # shared: every writer of the group
+    unfinished: set[int] = field(default_factory=set)  # shared: writers still to finish
 
     @property
     def label(self) -> str:
@@ -46,6 +49,7 @@ class Access:
     key: DataKey
     mode: Mode
     in_place: bool = False
+    share: Share | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -94,10 +98,14 @@ class TaskGraph:
         """Record a task; it is READY at once when every version it reads is available."""
         accesses = list(accesses)
         node = TaskNode(task_id, TaskState.PENDING, [], [])
-        for access in accesses:
-            if access.mode.reads:
-                self._add_read(node, access)
         written: set[DataKey] = set()
+        for access in accesses:
+            if access.share is not None and access.key not in written:
+                written.add(access.key)
+                self._add_shared(node, access)
+        for access in accesses:
+            if access.mode.reads and access.key not in written:
+                self._add_read(node, access)
         for access in accesses:
             if access.mode.writes and access.key not in written:
                 written.add(access.key)
@@ -125,6 +133,47 @@ class TaskGraph:
         elif version.state is not VersionState.AVAILABLE:
             node.missing += 1
             version.waiters.append(node.id)
+
+    def _add_shared(self, node: TaskNode, access: Access) -> None:
+        """Join the open CONCURRENT/COMMUTATIVE group of the datum, or open one: every
+        member reads the version before the group and writes the group's version."""
+        latest = self._latest.get(access.key)
+        joining = latest is not None and latest.share is access.share and \
+            latest.state is VersionState.PENDING and latest.unfinished
+        if joining:
+            assert latest is not None
+            group, base = latest, latest.previous
+        else:
+            base = latest or self.main_version(access.key, access.in_place)
+            group = self._new_version(access.key, node.id, access.in_place,
+                                      VersionState.PENDING)
+            group.share = access.share
+        if base is not None:
+            self._latest[access.key] = base  # read the version before the group
+            self._add_read(node, Access(access.key, Mode.IN, access.in_place))
+            self._latest[access.key] = group
+        group.members.add(node.id)
+        group.unfinished.add(node.id)
+        node.writes.append(group)
+
+    def shared_blocked(self, task_id: int, starting: set[int] | None = None) -> bool:
+        """A shared writer that may not start yet: a COMMUTATIVE one while another member
+        of its group runs (or is in ``starting``), an in-place one while readers of the
+        version before its group (submitted before the group) still run."""
+        starting = starting or set()
+        for version in self.tasks[task_id].writes:
+            if version.share is None:
+                continue
+            others = version.members - {task_id}
+            if version.share is Share.COMMUTATIVE and any(
+                    t in starting or self.tasks[t].state is TaskState.RUNNING for t in others):
+                return True
+            base = version.previous
+            if version.in_place and base is not None and any(
+                    self.tasks[t].state not in FINAL_STATES
+                    for t in base.readers - version.members):
+                return True
+        return False
 
     def _new_version(self, key: DataKey, writer: int | None, in_place: bool,
                      state: VersionState) -> Version:
@@ -159,6 +208,10 @@ class TaskGraph:
         node.state = state
         progress = Progress()
         for version in node.writes:
+            if version.share is not None:
+                version.unfinished.discard(task_id)
+                if version.unfinished or version.state is not VersionState.PENDING:
+                    continue  # the group goes on (or one of its writers failed)
             version.state = VersionState.WRITTEN
             self._offer_commit(version, progress)
         return progress.merge(self._release_reads(node))

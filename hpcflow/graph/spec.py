@@ -23,7 +23,9 @@ class Kind(enum.Enum):
     OBJECT = "object"
     FILE = "file"
     DIRECTORY = "directory"
-    COLLECTION = "collection"
+    COLLECTION = "collection"  # a list: every element its own datum (nested lists too)
+    COLLECTION_FILE = "collection_file"  # a list of paths: every path its own file datum
+    DICTIONARY = "dictionary"  # a dict: every value its own datum (nested dicts too)
 
 
 class Mode(enum.Enum):
@@ -50,6 +52,18 @@ class Stream(enum.Enum):
     STDERR = "stderr"
 
 
+class Share(enum.Enum):
+    """Writers of one datum that need not run one after the other.
+
+    CONCURRENT writers may run at the same time (files: on the file in place, the task
+    coordinates its writes); COMMUTATIVE writers run one at a time in any order. Readers
+    after the group see the datum once every writer of the group has finished.
+    """
+
+    CONCURRENT = "concurrent"
+    COMMUTATIVE = "commutative"
+
+
 @dataclass(frozen=True)
 class Direction:
     """A parameter direction such as ``INOUT`` or ``FILE_IN``."""
@@ -58,6 +72,8 @@ class Direction:
     kind: Kind
     mode: Mode
     stream: Stream | None = None
+    share: Share | None = None  # CONCURRENT / COMMUTATIVE (mode INOUT)
+    delete: bool = False  # IN_DELETE: the runtime releases the datum once it was read
 
     def __repr__(self) -> str:
         return self.name
@@ -66,11 +82,19 @@ class Direction:
 def _dirs() -> dict[str, Direction]:
     table: dict[str, Direction] = {}
     prefixes = {Kind.OBJECT: "", Kind.FILE: "FILE_", Kind.DIRECTORY: "DIRECTORY_",
-                Kind.COLLECTION: "COLLECTION_"}
+                Kind.COLLECTION: "COLLECTION_", Kind.COLLECTION_FILE: "COLLECTION_FILE_",
+                Kind.DICTIONARY: "DICTIONARY_"}
     for kind, prefix in prefixes.items():
         for mode in Mode:
             name = prefix + mode.name
             table[name] = Direction(name, kind, mode)
+        if kind in (Kind.OBJECT, Kind.COLLECTION, Kind.DICTIONARY):
+            name = f"{prefix}IN_DELETE"
+            table[name] = Direction(name, kind, Mode.IN, delete=True)
+    for kind in (Kind.OBJECT, Kind.FILE):
+        for share in Share:
+            name = prefixes[kind] + share.name
+            table[name] = Direction(name, kind, Mode.INOUT, share=share)
     table["FILE_IN_STDIN"] = Direction("FILE_IN_STDIN", Kind.FILE, Mode.IN, Stream.STDIN)
     table["FILE_OUT_STDOUT"] = Direction("FILE_OUT_STDOUT", Kind.FILE, Mode.OUT, Stream.STDOUT)
     table["FILE_OUT_STDERR"] = Direction("FILE_OUT_STDERR", Kind.FILE, Mode.OUT, Stream.STDERR)
@@ -189,7 +213,7 @@ class ParamSpec:
     name: str
     direction: Direction
     variadic: bool = False  # *args or **kwargs
-    depth: int | None = None  # collections: levels of nested lists that are elements
+    depth: int | None = None  # collections/dictionaries: levels of nesting that are data
 
 
 @dataclass(frozen=True)

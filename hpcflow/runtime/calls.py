@@ -22,7 +22,7 @@ from hpcflow.agents.protocol import FilePrep
 from hpcflow.agents.worker import ImportedFunction
 from hpcflow.errors import UsageError
 from hpcflow.graph.graph import Access, DataKey
-from hpcflow.graph.spec import Kind, Mode, ParamSpec, TaskSpec
+from hpcflow.graph.spec import Kind, Mode, ParamSpec, Share, TaskSpec
 from hpcflow.runtime.futures import Future
 
 IMMUTABLE = (int, float, complex, str, bytes, bool, tuple, frozenset, type(None))
@@ -49,6 +49,7 @@ class CallPlan:
     initial: dict[DataKey, bytes]
     files: list[FileOutput] = field(default_factory=list)
     preps: tuple[FilePrep, ...] = ()
+    released: tuple[Any, ...] = ()  # IN_DELETE arguments: forgotten once submitted
 
 
 class Tracker:
@@ -111,6 +112,8 @@ class _Builder:
         self.files: list[FileOutput] = []
         self.file_modes: dict[DataKey, Mode] = {}
         self.preps: list[FilePrep] = []
+        self.shares: dict[DataKey, Share] = {}
+        self.released: list[Any] = []
 
     def ref(self, key: DataKey, mode: Mode) -> int:
         if key not in self.modes:
@@ -121,7 +124,7 @@ class _Builder:
             self.modes[key] = Mode.INOUT
         return self.index[key]
 
-    def written_object(self, value: Any, where: str) -> None:
+    def written_object(self, value: Any, where: str, share: Share | None = None) -> None:
         key = self.tracker.key_of(value)
         if key is None:
             if isinstance(value, IMMUTABLE):
@@ -131,6 +134,8 @@ class _Builder:
             self.initial[("obj", id(value))] = _dumps(value, where)
             key = self.tracker.track(value)
         self.ref(key, Mode.INOUT)
+        if share is not None:
+            self.shares[key] = share
 
     def written_collection(self, value: Any, where: str, depth: int | None = None) -> None:
         """Every element is a datum; nested lists are collections down to ``depth``."""
@@ -144,12 +149,38 @@ class _Builder:
             elif isinstance(item, Future) or not isinstance(item, IMMUTABLE):
                 self.written_object(item, f"{where}[{index}]")
 
-    def path_param(self, value: Any, kind: Kind, mode: Mode, where: str) -> str:
+    def written_dictionary(self, value: Any, where: str, depth: int | None = None) -> None:
+        """Every value is a datum; nested dicts are dictionaries down to ``depth``."""
+        if not isinstance(value, dict):
+            raise UsageError(f"{where} must be a dict, not {type(value).__name__}")
+        deeper = None if depth is None else depth - 1
+        for name, item in value.items():
+            if isinstance(item, dict) and deeper != 0:
+                self.written_dictionary(item, f"{where}[{name!r}]", deeper)
+            elif isinstance(item, Future) or not isinstance(item, IMMUTABLE):
+                self.written_object(item, f"{where}[{name!r}]")
+
+    def path_collection(self, value: Any, mode: Mode, where: str,
+                        depth: int | None = None) -> list[Any]:
+        """A list of paths (nested lists down to ``depth``): each path a file datum."""
+        if not isinstance(value, list):
+            raise UsageError(f"{where} must be a list of paths, not {type(value).__name__}")
+        deeper = None if depth is None else depth - 1
+        return [self.path_collection(item, mode, f"{where}[{i}]", deeper)
+                if isinstance(item, list) and deeper != 0
+                else self.path_param(item, Kind.FILE, mode, f"{where}[{i}]")
+                for i, item in enumerate(value)]
+
+    def path_param(self, value: Any, kind: Kind, mode: Mode, where: str,
+                   share: Share | None = None) -> str:
         if not isinstance(value, (str, os.PathLike)):
             raise UsageError(f"{where} must be a path, not {type(value).__name__}")
         path = os.path.abspath(os.fspath(value))
         key: DataKey = ("file", path)
         self.file_modes[key] = Mode.INOUT if key in self.file_modes else mode
+        if share is not None:  # shared writers work on the file in place
+            self.shares[key] = share
+            return path
         if not mode.writes:
             return os.fspath(value)
         head, tail = os.path.split(path)  # private, but ending with the original name
@@ -174,22 +205,31 @@ def build_call(spec: TaskSpec, signature: inspect.Signature, tracker: Tracker, t
             bound.arguments[param.name] = _declare(builder, param,
                                                    bound.arguments[param.name], spec.name)
     call = _pickle_call(builder, bound.args, bound.kwargs, spec.name)
-    accesses = [Access(k, builder.modes[k]) for k in builder.refs]
-    accesses += [Access(k, m, in_place=True) for k, m in builder.file_modes.items()]
+    shares = builder.shares
+    accesses = [Access(k, builder.modes[k], share=shares.get(k)) for k in builder.refs]
+    accesses += [Access(k, m, in_place=True, share=shares.get(k))
+                 for k, m in builder.file_modes.items()]
     write_back = tuple(i for i, k in enumerate(builder.refs) if builder.modes[k].writes)
     return CallPlan(call, builder.refs, accesses, write_back, builder.initial, builder.files,
-                    tuple(builder.preps))
+                    tuple(builder.preps), tuple(builder.released))
 
 
 def _declare(builder: _Builder, param: ParamSpec, value: Any, task: str) -> Any:
     where = f"parameter {param.name!r} of task {task}"
-    kind, mode = param.direction.kind, param.direction.mode
+    direction = param.direction
+    kind, mode = direction.kind, direction.mode
     if kind in (Kind.FILE, Kind.DIRECTORY):
-        return builder.path_param(value, kind, mode, where)
+        return builder.path_param(value, kind, mode, where, direction.share)
+    if kind is Kind.COLLECTION_FILE:
+        return builder.path_collection(value, mode, where, param.depth)
+    if direction.delete:
+        builder.released.append(value)
     if mode.writes and kind is Kind.COLLECTION:
         builder.written_collection(value, where, param.depth)
+    elif mode.writes and kind is Kind.DICTIONARY:
+        builder.written_dictionary(value, where, param.depth)
     elif mode.writes:
-        builder.written_object(value, where)
+        builder.written_object(value, where, direction.share)
     return value
 
 

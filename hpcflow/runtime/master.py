@@ -59,6 +59,7 @@ class Master(Waiting):
         self._ids = itertools.count(1)
         self._submit_lock = threading.Lock()
         self._live_nodes: tuple[NodeResources, ...] = ()
+        self._dropped: set[Version] = set()  # IN_DELETE versions still being read
         self.steps = StepPlanner()
         self.elastic: Any = None  # the ElasticController of an elastic run
         self.checkpoints: Any = None  # a Checkpointer (runtime/checkpoint.py), or None
@@ -145,6 +146,8 @@ class Master(Waiting):
                 try:
                     self._register(definition, task_id, plan, [f.key for f in futures],
                                    shapes)
+                    for obj in plan.released:  # IN_DELETE: the runtime lets go of it
+                        self._release_object(obj)
                 except Exception as exc:
                     self._abort(TaskFailed("hpcflow runtime", f"{type(exc).__name__}: {exc}",
                                            traceback="".join(traceback.format_exception(exc))))
@@ -197,10 +200,14 @@ class Master(Waiting):
 
     def _candidates(self) -> Iterator[Candidate]:
         several = len(self._ledgers) > 1
+        starting: set[int] = set()  # shared writers offered in this pass
         for queue in (self._ready_hi, self._ready):
             for task_id in queue:  # not mutated until place() has returned
                 if self.draining is not None and not self.draining.may_start(task_id):
                     continue  # cannot finish before the walltime
+                if self.graph.shared_blocked(task_id, starting):
+                    continue
+                starting.add(task_id)
                 versions = self.records[task_id].definition.versions()
                 locality = self._locality(task_id) if several else {}
                 yield self.steps.candidate(task_id, [v.spec.constraints for v in versions],
@@ -240,7 +247,7 @@ class Master(Waiting):
         assignment = Assignment(
             task_id=record.id, attempt=record.attempt, name=record.label,
             func_key=definition.func_key, func=func, call=record.plan.call,
-            refs=tuple(self._store[reads[k]] for k in record.plan.refs),
+            refs=tuple(self._input(record.id, k, reads) for k in record.plan.refs),
             write_back=record.plan.write_back, n_returns=spec.n_returns,
             time_out=spec.time_out, cores=spec.constraints.computing_units,
             files=record.plan.preps, app_dir=self.app_dir,
@@ -250,6 +257,29 @@ class Master(Waiting):
         self.events.emit("started", task=record.id, node=node, attempt=record.attempt,
                          version=definition.spec.name, cores=spec.constraints.computing_units)
         self._agents[node].dispatch(assignment)
+
+    def _input(self, task_id: int, key: DataKey, reads: dict[DataKey, Version]) -> bytes:
+        """The value a task gets for ``key``: the version it reads, or for a shared writer
+        the group's value as its previous members left it."""
+        for version in self.graph.tasks[task_id].writes:
+            if version.key == key and version.share is not None and version in self._store:
+                return self._store[version]
+        return self._store[reads[key]]
+
+    def _release_object(self, obj: Any) -> None:
+        key = self.tracker.forget(obj)
+        version = self.graph.latest(key) if key is not None else None
+        if key is not None and version is not None:
+            self.graph.forget(key)
+            self._dropped.add(version)
+            self._drop_released(version)
+
+    def _drop_released(self, version: Version) -> None:
+        """An IN_DELETE datum's value goes once its last reader has it."""
+        if version in self._dropped and not version.readers and \
+                version.state is VersionState.AVAILABLE:
+            self._store.pop(version, None)
+            self._dropped.discard(version)
 
     # -- results ----------------------------------------------------------------------
     def on_result(self, result: Result) -> None:
@@ -285,6 +315,8 @@ class Master(Waiting):
                                               result.pid, result.traceback))
             if self.graph.tasks[record.id].state in FINAL_STATES:
                 self.finished.task_final(record)
+            for version in self.graph.tasks[record.id].reads if self._dropped else ():
+                self._drop_released(version)
             self._schedule()
             self._cond.notify_all()
 

@@ -3,7 +3,7 @@ pycompss-only app under ``hpcflow run --compat pycompss``."""
 
 from __future__ import annotations
 
-from test_pycompss_compat import result, run_app
+from test_pycompss_compat import private_leftovers, result, run_app
 
 
 def test_wait_on_tuples_and_several_returns(tmp_path):
@@ -17,3 +17,19 @@ def test_compss_exception_is_not_retried_and_kills_its_group(tmp_path):
     assert result(run_app("group_attempts", tmp_path, cwd=tmp_path)) == {
         "caught": "stop the group", "compss_attempts": 1, "sleeper_killed": True,
         "plain": "TaskFailed", "plain_attempts": 3}
+
+
+def test_collections_of_files_dictionaries_and_in_delete(tmp_path):
+    assert result(run_app("data_kinds_app", cwd=tmp_path)) == {
+        "read": ["w:a.txt+x", "w:b.txt+x", "w:c.txt"], "c": "w:c.txt", "total": 5,
+        "table": {"a": [1, 10, 20], "b": [2, 10]},
+        "replaced": {"x": ["replaced", "x"], "y": ["replaced", "y"]},
+        "consumed": 6, "released": True}
+    assert private_leftovers(tmp_path) == []
+
+
+def test_streams_are_refused_in_one_line(tmp_path):
+    done = run_app("stream_app", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "STREAM_OUT" in done.stderr and "not supported" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,7 +1,7 @@
 """``pycompss.api.parameter``: directions as hpcflow directions, the ``{Type: ...}`` keys.
 
-Approximations: ``CONCURRENT``/``COMMUTATIVE`` are ``INOUT`` (correct, serialised);
-``IN_DELETE`` is ``IN``; ``DICTIONARY_*`` are the whole dict as one object.
+``STREAM_*`` (DistroStream producers/consumers) is not supported: using one is a one-line
+error at decoration.
 """
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ from typing import Any
 from hpcflow.errors import UsageError
 from hpcflow.graph.spec import DIRECTIONS
 from hpcflow.graph.spec import Direction as _Direction
+from hpcflow.graph.spec import Kind
 
 IN = DIRECTIONS["IN"]
 OUT = DIRECTIONS["OUT"]
 INOUT = DIRECTIONS["INOUT"]
-CONCURRENT = INOUT
-COMMUTATIVE = INOUT
-IN_DELETE = IN
+CONCURRENT = DIRECTIONS["CONCURRENT"]
+COMMUTATIVE = DIRECTIONS["COMMUTATIVE"]
+IN_DELETE = DIRECTIONS["IN_DELETE"]
 
 FILE = FILE_IN = DIRECTIONS["FILE_IN"]
 FILE_OUT = DIRECTIONS["FILE_OUT"]
-FILE_INOUT = FILE_CONCURRENT = FILE_COMMUTATIVE = DIRECTIONS["FILE_INOUT"]
+FILE_INOUT = DIRECTIONS["FILE_INOUT"]
+FILE_CONCURRENT = DIRECTIONS["FILE_CONCURRENT"]
+FILE_COMMUTATIVE = DIRECTIONS["FILE_COMMUTATIVE"]
 FILE_IN_STDIN = DIRECTIONS["FILE_IN_STDIN"]
 FILE_OUT_STDOUT = DIRECTIONS["FILE_OUT_STDOUT"]
 FILE_OUT_STDERR = DIRECTIONS["FILE_OUT_STDERR"]
@@ -33,13 +36,35 @@ DIRECTORY = DIRECTORY_IN = DIRECTIONS["DIRECTORY_IN"]
 DIRECTORY_OUT = DIRECTIONS["DIRECTORY_OUT"]
 DIRECTORY_INOUT = DIRECTIONS["DIRECTORY_INOUT"]
 
-COLLECTION = COLLECTION_IN = COLLECTION_IN_DELETE = DIRECTIONS["COLLECTION_IN"]
+COLLECTION = COLLECTION_IN = DIRECTIONS["COLLECTION_IN"]
+COLLECTION_IN_DELETE = DIRECTIONS["COLLECTION_IN_DELETE"]
 COLLECTION_OUT = DIRECTIONS["COLLECTION_OUT"]
 COLLECTION_INOUT = DIRECTIONS["COLLECTION_INOUT"]
+COLLECTION_FILE = COLLECTION_FILE_IN = DIRECTIONS["COLLECTION_FILE_IN"]
+COLLECTION_FILE_OUT = DIRECTIONS["COLLECTION_FILE_OUT"]
+COLLECTION_FILE_INOUT = DIRECTIONS["COLLECTION_FILE_INOUT"]
 
-DICTIONARY = DICTIONARY_IN = DICTIONARY_IN_DELETE = IN
-DICTIONARY_OUT = OUT
-DICTIONARY_INOUT = INOUT
+DICTIONARY = DICTIONARY_IN = DIRECTIONS["DICTIONARY_IN"]
+DICTIONARY_IN_DELETE = DIRECTIONS["DICTIONARY_IN_DELETE"]
+DICTIONARY_OUT = DIRECTIONS["DICTIONARY_OUT"]
+DICTIONARY_INOUT = DIRECTIONS["DICTIONARY_INOUT"]
+
+
+class _Unsupported:
+    """A PyCOMPSs direction hpcflow does not implement: naming it in @task is an error."""
+
+    def __init__(self, name: str, why: str) -> None:
+        self.name, self.why = name, why
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_STREAMS = "DistroStream streams (a producer and consumers running at the same time) " \
+    "are not supported by hpcflow"
+STREAM_IN = _Unsupported("STREAM_IN", _STREAMS)
+STREAM_OUT = _Unsupported("STREAM_OUT", _STREAMS)
+STREAM_INOUT = _Unsupported("STREAM_INOUT", _STREAMS)
 
 STDIN, STDOUT, STDERR = "stdin", "stdout", "stderr"
 
@@ -58,6 +83,10 @@ _IGNORED_KEYS = (Prefix, Weight, Keep_rename, Cache)
 def to_hpcflow(value: Any, where: str) -> Any:
     """A direction, or a ``{Type: ..., Direction: ..., StdIOStream: ..., Depth: n}``
     dictionary, as hpcflow takes it (``{"type": direction, "depth": n}``)."""
+    if isinstance(value, _Unsupported) or (isinstance(value, Mapping) and
+                                           isinstance(value.get(Type), _Unsupported)):
+        stream = value if isinstance(value, _Unsupported) else value[Type]
+        raise UsageError(f"{stream.name} ({where}): {stream.why}")
     if not isinstance(value, Mapping):
         return value
     unknown = set(value) - {Type, Direction, StdIOStream, Depth, *_IGNORED_KEYS}
@@ -75,7 +104,8 @@ def _combined(base: _Direction, direction: Any, stream: Any) -> str:
     name = base.name
     if isinstance(direction, _Direction):
         prefix = name[: -len(base.mode.name)]
-        name = prefix + direction.mode.name
+        name = prefix + (direction.name if direction.kind is Kind.OBJECT else
+                         direction.mode.name)
     if stream in (STDIN, STDOUT, STDERR):
         name = f"{name}_{stream.upper()}"
     if name not in DIRECTIONS:
