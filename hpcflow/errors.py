@@ -28,7 +28,7 @@ class SlurmCommandError(HpcflowError):
         super().__init__(f"{argv[0]} failed (exit {returncode}): {reason}")
 
 
-class StopGroup(Exception):  # noqa: N818 - raised by user code, named for what it does
+class StopGroup(Exception):
     """Raise in a task to stop its TaskGroup on purpose: the task is not retried, the
     group's other tasks are cancelled (running ones killed) and the failure reaches the
     caller at the group's end or at its barrier."""

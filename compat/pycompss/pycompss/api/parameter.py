@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from hpcflow.errors import UsageError
-from hpcflow.graph.spec import DIRECTIONS
+from hpcflow.graph.spec import DIRECTIONS, Kind
 from hpcflow.graph.spec import Direction as _Direction
-from hpcflow.graph.spec import Kind
 
 IN = DIRECTIONS["IN"]
 OUT = DIRECTIONS["OUT"]
