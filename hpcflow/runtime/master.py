@@ -259,8 +259,7 @@ class Master(Waiting):
         self._agents[node].dispatch(assignment)
 
     def _input(self, task_id: int, key: DataKey, reads: dict[DataKey, Version]) -> bytes:
-        """The value a task gets for ``key``: the version it reads, or for a shared writer
-        the group's value as its previous members left it."""
+        """The version it reads, or for a shared writer the value its group left."""
         for version in self.graph.tasks[task_id].writes:
             if version.key == key and version.share is not None and version in self._store:
                 return self._store[version]

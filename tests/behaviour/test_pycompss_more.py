@@ -33,3 +33,17 @@ def test_streams_are_refused_in_one_line(tmp_path):
     assert done.returncode != 0
     assert "STREAM_OUT" in done.stderr and "not supported" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_concurrent_and_commutative_differ_from_inout(tmp_path):
+    out = result(run_app("share_app", tmp_path, cwd=tmp_path))
+    # COMMUTATIVE: never two at once, but not in submission order; each member saw the
+    # value the previous one left.
+    assert out["commutative"] == {"first_last": True, "apart": True, "acc_matches_order": True}
+    # INOUT: submission order, whatever becomes ready first.
+    assert out["inout"] == {"order": ["first", "second", "third"],
+                            "acc": ["first", "second", "third"], "apart": True}
+    # CONCURRENT: both writers ran at the same time (each waited for the other's line).
+    assert out["file"] == {"before": ["start"], "after": ["A", "B", "start"],
+                           "final": ["A", "B", "start"]}
+    assert out["object"] == ["C", "D"]
