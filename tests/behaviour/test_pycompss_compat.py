@@ -27,7 +27,8 @@ def run_app(name: str, *args: object, cwd: Path, compat: bool = True,
 
 def sequential(name: str, *args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The same app with plain python and no runtime (tasks run in place)."""
-    env = {**os.environ, "PYTHONPATH": f"{SHIM}{os.pathsep}{APPS}"}
+    paths = [str(SHIM), str(APPS), str(SHIM.parents[1]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     return subprocess.run([sys.executable, str(APPS / f"{name}.py"), *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=120, env=env)
 
@@ -88,7 +89,7 @@ def test_collections(tmp_path):
         "total": 30, "filled": [[0, 0], [1, 1], [2, 2]],
         "depth": [[1, [9], 2], [2, [8], 2]],
         "nested": [[{"n": 2}, {"n": 12}], [{"n": 22}]],
-        "dict": {"a": 1, "b": 2}, "in_copy": [2, {"x": 1}]}
+        "dict": {"a": [1], "b": [2]}, "in_copy": [2, {"x": 1}]}
 
 
 def test_class_method_tasks(tmp_path):

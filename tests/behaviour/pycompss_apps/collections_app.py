@@ -67,9 +67,9 @@ def main():
     bump(cells)
     bump(cells)
     out["nested"] = compss_wait_on(cells)
-    d = {}
-    put(d, "a", 1)
-    put(d, "b", 2)
+    d = {"a": [0], "b": [0]}  # every value its own datum; keys fixed at the call
+    put(d, "a", [1])
+    put(d, "b", [2])
     out["dict"] = compss_wait_on(d)
     mine = {"x": 1}
     size = compss_wait_on(mutate_in(mine))
