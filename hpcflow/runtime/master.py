@@ -28,13 +28,14 @@ from hpcflow.runtime.report import FunctionStats
 from hpcflow.runtime.retire import Retirer
 from hpcflow.runtime.steps import Shape, StepPlanner
 from hpcflow.runtime.tasks import Agent, Definition, TaskRecord, _Group
+from hpcflow.runtime.holding import Holding
 from hpcflow.runtime.waiting import Waiting
 from hpcflow.scheduler.index import NodeLedgers
 from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible, place
 from hpcflow.scheduler.resources import NodeLedger, NodeResources
 
 
-class Master(Waiting):
+class Master(Waiting, Holding):
     """Owns the task graph and drives the agents."""
 
     def __init__(self, app_dir: str = "", events: EventLog | None = None) -> None:
@@ -59,7 +60,7 @@ class Master(Waiting):
         self._ids = itertools.count(1)
         self._submit_lock = threading.Lock()
         self._live_nodes: tuple[NodeResources, ...] = ()
-        self._dropped: set[Version] = set()  # IN_DELETE versions still being read
+        self._dropped: set[Version] = set()
         self.steps = StepPlanner()
         self.elastic: Any = None  # the ElasticController of an elastic run
         self.checkpoints: Any = None  # a Checkpointer (runtime/checkpoint.py), or None
@@ -258,28 +259,6 @@ class Master(Waiting):
                          version=definition.spec.name, cores=spec.constraints.computing_units)
         self._agents[node].dispatch(assignment)
 
-    def _input(self, task_id: int, key: DataKey, reads: dict[DataKey, Version]) -> bytes:
-        """The version it reads, or for a shared writer the value its group left."""
-        for version in self.graph.tasks[task_id].writes:
-            if version.key == key and version.share is not None and version in self._store:
-                return self._store[version]
-        return self._store[reads[key]]
-
-    def _release_object(self, obj: Any) -> None:
-        key = self.tracker.forget(obj)
-        version = self.graph.latest(key) if key is not None else None
-        if key is not None and version is not None:
-            self.graph.forget(key)
-            self._dropped.add(version)
-            self._drop_released(version)
-
-    def _drop_released(self, version: Version) -> None:
-        """An IN_DELETE datum's value goes once its last reader has it."""
-        if version in self._dropped and not version.readers and \
-                version.state is VersionState.AVAILABLE:
-            self._store.pop(version, None)
-            self._dropped.discard(version)
-
     # -- results ----------------------------------------------------------------------
     def on_result(self, result: Result) -> None:
         """An agent reports the outcome of one attempt (any thread)."""
@@ -314,8 +293,7 @@ class Master(Waiting):
                                               result.pid, result.traceback))
             if self.graph.tasks[record.id].state in FINAL_STATES:
                 self.finished.task_final(record)
-            for version in self.graph.tasks[record.id].reads if self._dropped else ():
-                self._drop_released(version)
+            self._drop_read(record.id)
             self._schedule()
             self._cond.notify_all()
 
