@@ -24,11 +24,11 @@ from hpcflow.runtime import files
 from hpcflow.runtime.calls import CallPlan, Tracker, build_call
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.futures import Future
+from hpcflow.runtime.holding import Holding
 from hpcflow.runtime.report import FunctionStats
 from hpcflow.runtime.retire import Retirer
 from hpcflow.runtime.steps import Shape, StepPlanner
 from hpcflow.runtime.tasks import Agent, Definition, TaskRecord, _Group
-from hpcflow.runtime.holding import Holding
 from hpcflow.runtime.waiting import Waiting
 from hpcflow.scheduler.index import NodeLedgers
 from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible, place
