@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from hpcflow.errors import UsageError
 from hpcflow.graph.launch import apply_launch, type_name
 from hpcflow.graph.spec import (
     Constraints,
+    Kind,
     ParamSpec,
     Policy,
     TaskSpec,
@@ -214,7 +216,8 @@ def _time_out(value: Any, name: str) -> float | None:
 
 def _apply_failure(spec: TaskSpec, defaults: Any, stashed: dict[str, Any] | None) -> TaskSpec:
     if stashed:
-        spec = dataclasses.replace(spec, policy=stashed["policy"])
+        spec = dataclasses.replace(spec, policy=stashed["policy"],
+                                   ignore_files=_file_defaults(spec, stashed["files"]))
         defaults = stashed.get("returns", defaults)
     if defaults is None:
         return spec
@@ -246,22 +249,37 @@ def constraint(**constraints: Any) -> Callable[[Any], Any]:
     return decorate
 
 
-def on_failure(management: str = "RETRY", returns: Any = None, **_: Any) -> Callable[[Any], Any]:
-    """Failure policy: RETRY, CANCEL_SUCCESSORS, FAIL or IGNORE (``returns`` = defaults)."""
+def on_failure(management: str = "RETRY", returns: Any = None,
+               **files: Any) -> Callable[[Any], Any]:
+    """Failure policy: RETRY, CANCEL_SUCCESSORS, FAIL or IGNORE. Under IGNORE, ``returns``
+    are the values of the failed task's futures and ``<file parameter>=path`` the file
+    copied into place of that output (otherwise it is created empty)."""
 
     def decorate(func: Any) -> Any:
         name = getattr(func, "__name__", repr(func))
         policy = Policy.parse(management, f"task {name}")
         if isinstance(func, TaskFunction):
-            return func.with_spec(**_failure_changes(func.spec, policy, returns))
-        _stash(func, "on_failure", {"policy": policy, "returns": returns})
+            return func.with_spec(**_failure_changes(func.spec, policy, returns, files))
+        _stash(func, "on_failure", {"policy": policy, "returns": returns, "files": files})
         return func
 
     return decorate
 
 
-def _failure_changes(spec: TaskSpec, policy: Policy, returns: Any) -> dict[str, Any]:
-    changes: dict[str, Any] = {"policy": policy}
+def _file_defaults(spec: TaskSpec, files: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``@on_failure(out=path)``: ``out`` must be a FILE/DIRECTORY output of the task."""
+    for pname in files:
+        param = spec.param(pname)
+        if param is None or param.direction.kind not in (Kind.FILE, Kind.DIRECTORY) or \
+                not param.direction.mode.writes:
+            raise UsageError(f"@on_failure of task {spec.name}: {pname!r} is not a file "
+                             f"output parameter of the task")
+    return tuple((pname, os.fspath(path)) for pname, path in files.items())
+
+
+def _failure_changes(spec: TaskSpec, policy: Policy, returns: Any,
+                     files: Mapping[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {"policy": policy, "ignore_files": _file_defaults(spec, files)}
     if returns is not None:
         changes["ignore_returns"] = tuple(returns) if spec.n_returns > 1 else (returns,)
     return changes

@@ -229,6 +229,7 @@ class TaskSpec:
     policy: Policy = Policy.RETRY
     retries: int = 2
     ignore_returns: tuple[Any, ...] = ()
+    ignore_files: tuple[tuple[str, str], ...] = ()  # IGNORE: (file parameter, default path)
     constraints: Constraints = field(default_factory=Constraints)
     launch: LaunchSpec | None = None  # @binary/@mpi/@ompss/@multinode
     returns_type: str = ""  # the name of a type given as ``returns`` (``int``, ``list``)

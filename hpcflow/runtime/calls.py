@@ -36,6 +36,7 @@ class FileOutput:
     path: str
     temp: str
     directory: bool
+    fallback: str | None = None  # IGNORE: copied into place when the task fails
 
 
 @dataclass
@@ -172,7 +173,7 @@ class _Builder:
                 for i, item in enumerate(value)]
 
     def path_param(self, value: Any, kind: Kind, mode: Mode, where: str,
-                   share: Share | None = None) -> str:
+                   share: Share | None = None, fallback: str | None = None) -> str:
         if not isinstance(value, (str, os.PathLike)):
             raise UsageError(f"{where} must be a path, not {type(value).__name__}")
         path = os.path.abspath(os.fspath(value))
@@ -186,7 +187,10 @@ class _Builder:
         head, tail = os.path.split(path)  # private, but ending with the original name
         temp = os.path.join(head, f".{tail}.hpcflow-{self.task_id}.part", tail)
         directory = kind is Kind.DIRECTORY
-        self.files.append(FileOutput(key, path, temp, directory))
+        if fallback is not None and not os.path.exists(fallback):
+            raise UsageError(f"the @on_failure default {fallback} of {where} does not exist")
+        self.files.append(FileOutput(key, path, temp, directory,
+                                     fallback and os.path.abspath(fallback)))
         self.preps.append(FilePrep(temp, path if mode.reads else None, directory))
         return temp
 
@@ -219,7 +223,8 @@ def _declare(builder: _Builder, param: ParamSpec, value: Any, task: str) -> Any:
     direction = param.direction
     kind, mode = direction.kind, direction.mode
     if kind in (Kind.FILE, Kind.DIRECTORY):
-        return builder.path_param(value, kind, mode, where, direction.share)
+        fallback = dict(builder.spec.ignore_files).get(param.name)
+        return builder.path_param(value, kind, mode, where, direction.share, fallback)
     if kind is Kind.COLLECTION_FILE:
         return builder.path_collection(value, mode, where, param.depth)
     if direction.delete:

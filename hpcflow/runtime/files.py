@@ -10,7 +10,7 @@ import os
 import shutil
 
 
-def commit_output(temp: str, path: str, directory: bool) -> None:
+def commit_output(temp: str, path: str, directory: bool, _fallback: str | None = None) -> None:
     """Move a task's private output ``temp`` to ``path`` in one step."""
     if not directory:
         os.replace(temp, path)
@@ -46,6 +46,15 @@ def commit_empty(temp: str, path: str, directory: bool) -> None:
     else:
         with open(path, "wb"):
             pass
+
+
+def commit_ignored(temp: str, path: str, directory: bool, fallback: str | None) -> None:
+    """IGNORE: the output is a copy of its ``@on_failure`` default, else empty."""
+    commit_empty(temp, path, directory)
+    if fallback and directory:
+        shutil.copytree(fallback, path, symlinks=True, dirs_exist_ok=True)
+    elif fallback:
+        shutil.copyfile(fallback, path)
 
 
 def discard(temp: str) -> None:

@@ -418,9 +418,9 @@ class Master(Waiting, Holding):
         record = self.records[version.writer]
         for out in record.plan.files:
             if out.key == version.key:
-                commit = files.commit_empty if record.ignored else files.commit_output
+                commit = files.commit_ignored if record.ignored else files.commit_output
                 try:
-                    commit(out.temp, out.path, out.directory)
+                    commit(out.temp, out.path, out.directory, out.fallback)
                 except OSError as exc:
                     raise HpcflowError(f"cannot put {out.path} in place: {exc}") from None
 

@@ -47,3 +47,10 @@ def test_concurrent_and_commutative_differ_from_inout(tmp_path):
     assert out["file"] == {"before": ["start"], "after": ["A", "B", "start"],
                            "final": ["A", "B", "start"]}
     assert out["object"] == ["C", "D"]
+
+
+def test_on_failure_ignore_copies_file_defaults_into_place(tmp_path):
+    assert result(run_app("failure_files_app", cwd=tmp_path)) == {
+        "returns": [1, 0], "read": ["result 5", "default result"], "final": "default result"}
+    assert (tmp_path / "bad.txt").read_text() == "default result"
+    assert private_leftovers(tmp_path) == []

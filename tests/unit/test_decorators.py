@@ -81,3 +81,17 @@ def test_inout_on_an_immutable_is_refused():
 
     with context.installed(Master()), pytest.raises(UsageError, match="immutable"):
         f(3)
+
+
+def test_on_failure_file_defaults_name_file_outputs():
+    from hpcflow import FILE_OUT, on_failure, task
+    from hpcflow.errors import UsageError
+
+    @on_failure(management="IGNORE", out="default.txt")
+    @task(out=FILE_OUT)
+    def fine(out):
+        pass
+
+    assert fine.spec.ignore_files == (("out", "default.txt"),)
+    with pytest.raises(UsageError, match="'x' is not a file output"):
+        on_failure(management="IGNORE", x="d.txt")(task(lambda x: None))

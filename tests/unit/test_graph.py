@@ -96,3 +96,46 @@ def test_all_final_counts_every_way_a_task_ends():
     assert {n.state for n in g.tasks.values()} == {TaskState.FAILED, TaskState.CANCELLED,
                                                    TaskState.DONE}
     assert not g.tasks[1].writes[0].readers  # released readers leave no set behind
+
+
+def _run(g, task_id):
+    g.start(task_id)
+    progress = g.finish(task_id)
+    for version in progress.commits:
+        progress.merge(g.commit(version))
+    return progress
+
+
+def test_commutative_writers_form_one_group_serialised_in_any_order():
+    from hpcflow.graph.spec import Share
+
+    g = TaskGraph()
+    shared = [Access(OBJ, Mode.INOUT, share=Share.COMMUTATIVE)]
+    first, second = g.add_task(1, shared), g.add_task(2, shared)
+    reader = g.add_task(3, [Access(OBJ, Mode.IN)])
+    assert first.state is second.state is TaskState.READY  # neither waits for the other
+    assert first.writes == second.writes  # one version written by the group
+    g.start(2)  # the second one first: any order
+    assert g.shared_blocked(1) and not g.shared_blocked(2)
+    assert g.shared_blocked(1, starting={2})
+    progress = g.finish(2)
+    assert progress.commits == [] and reader.state is TaskState.PENDING
+    assert not g.shared_blocked(1)
+    assert 3 in _run(g, 1).ready  # the reader after the group waits for both
+
+
+def test_concurrent_writers_run_together_but_after_earlier_readers_in_place():
+    from hpcflow.graph.spec import Share
+
+    g = TaskGraph()
+    g.add_task(1, [Access(FILE, Mode.IN, in_place=True)])
+    shared = [Access(FILE, Mode.INOUT, in_place=True, share=Share.CONCURRENT)]
+    g.add_task(2, shared), g.add_task(3, shared)
+    g.start(1)
+    assert g.shared_blocked(2)  # the earlier reader must not see the file change
+    g.finish(1)
+    g.start(2)
+    assert not g.shared_blocked(3)  # CONCURRENT: both at once
+    g.finish(2)
+    later = g.add_task(4, shared)  # the group is still open: the new writer joins it
+    assert later.writes == g.tasks[2].writes and later.state is TaskState.READY

@@ -1,4 +1,5 @@
-"""``@on_failure(management=..., returns=...)``: RETRY, CANCEL_SUCCESSORS, FAIL, IGNORE."""
+"""``@on_failure(management=..., returns=..., <file parameter>=default)``: RETRY,
+CANCEL_SUCCESSORS, FAIL, IGNORE."""
 
 from __future__ import annotations
 
@@ -10,6 +11,6 @@ import hpcflow
 
 def on_failure(management: str = "RETRY", returns: Any = None,
                **defaults: Any) -> Callable[[Any], Any]:
-    """Failure policy; ``returns`` is the value an ignored failure's future takes. Other
-    keywords (defaults of file parameters) are not supported: an ignored FILE_OUT is empty."""
-    return hpcflow.on_failure(management=management, returns=returns)
+    """Failure policy; under IGNORE ``returns`` is the value the failed task's future takes
+    and each ``<file parameter>=path`` is copied into place of that output."""
+    return hpcflow.on_failure(management=management, returns=returns, **defaults)
