@@ -19,11 +19,12 @@ from hpcflow.agents.protocol import Assignment, Result
 from hpcflow.errors import HpcflowError, TaskFailed, UsageError
 from hpcflow.graph.graph import Access, DataKey, Progress, TaskGraph, Version
 from hpcflow.graph.spec import Mode, Policy
-from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
+from hpcflow.graph.states import TaskState, VersionState
 from hpcflow.runtime import files
 from hpcflow.runtime.calls import CallPlan, Tracker, build_call
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.futures import Future
+from hpcflow.runtime.groups import Groups
 from hpcflow.runtime.holding import Holding
 from hpcflow.runtime.report import FunctionStats
 from hpcflow.runtime.retire import Retirer
@@ -35,7 +36,7 @@ from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible,
 from hpcflow.scheduler.resources import NodeLedger, NodeResources
 
 
-class Master(Waiting, Holding):
+class Master(Waiting, Holding, Groups):
     """Owns the task graph and drives the agents."""
 
     def __init__(self, app_dir: str = "", events: EventLog | None = None) -> None:
@@ -450,64 +451,6 @@ class Master(Waiting, Holding):
                         "cancelled because "), cancelled=True)
                 return failure
         return None
-
-    # -- groups -----------------------------------------------------------------------
-    def open_group(self, name: str) -> None:
-        with self._cond:
-            self._groups.append(_Group(name))
-
-    def close_group(self, name: str, wait: bool = True) -> None:
-        """Leave the group; unless ``wait`` is false, wait for its tasks and raise its
-        first failure (``barrier_group`` does it later)."""
-        with self._cond:
-            group = self._groups.pop()
-            self._named_groups[group.name] = group
-        if wait:
-            self.barrier_group(group.name)
-
-    def barrier_group(self, name: str) -> None:
-        """Wait for the tasks of the group ``name``; raise its first failure."""
-        with self._cond:
-            group = self._named_group(name)
-            while not all(self.graph.tasks[t].state in FINAL_STATES for t in group.tasks):
-                self._cond.wait()
-            group.closed = True
-        if group.failure is not None:
-            raise group.failure
-
-    def cancel_group(self, name: str) -> None:
-        """Cancel what is left of the group ``name``; running tasks are killed."""
-        with self._cond:
-            group = self._named_group(name)
-            self._advance(self._cancel_members(group, f"group {name} was cancelled"))
-
-    def _named_group(self, name: str) -> _Group:
-        group = self._named_groups.get(name)
-        if group is None:
-            group = next((g for g in self._groups if g.name == name), None)
-        if group is None:
-            raise UsageError(f"no task group named {name!r}")
-        return group
-
-    def _group_of(self, record: TaskRecord) -> _Group | None:
-        group = record.group
-        return group if group is not None and not group.closed else None
-
-    def _fail_group(self, group: _Group, record: TaskRecord, error: TaskFailed) -> None:
-        group.failure = group.failure or error
-        progress = self.graph.fail(record.id)
-        progress.merge(self._cancel_members(group, f"group {group.name} failed"))
-        self._advance(progress, cause=error)
-
-    def _cancel_members(self, group: _Group, reason: str) -> Progress:
-        progress = Progress()
-        for task_id in group.tasks:
-            state = self.graph.tasks[task_id].state
-            if state is TaskState.RUNNING:
-                progress.merge(self._kill(self.records[task_id], reason))
-            elif state not in FINAL_STATES:
-                progress.merge(self.graph.cancel(task_id))
-        return progress
 
     def shutdown(self) -> None:
         for agent in list(self._agents.values()):
