@@ -34,6 +34,10 @@ class StopGroup(Exception):
     caller at the group's end or at its barrier."""
 
 
+class WallClockLimit(BaseException):
+    """The run's wall clock limit was reached: raised in the app's thread to stop it."""
+
+
 class TaskFailed(HpcflowError):
     """A task failed (or was cancelled because a task it depends on failed).
 

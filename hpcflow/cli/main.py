@@ -59,10 +59,13 @@ _MAX_CONT = click.option("--max-continuations", type=click.IntRange(min=0), defa
 @_INTERVAL
 @_CONTINUE
 @_MAX_CONT
+@click.option("--wall-clock-limit", type=click.FloatRange(min=0, min_open=True),
+              metavar="SECONDS", help="Then cancel outstanding tasks, stop the app and "
+              "exit with status 124 (outputs of finished tasks are kept).")
 def run(app: str | None, args: tuple[str, ...], workers: int | None, cpus: int | None,
         memory: float | None, quiet: bool, run_dir: str | None, site: str | None,
         compat: str | None, resume: str | None, checkpoint: str, checkpoint_interval: float,
-        continue_run: bool, max_continuations: int) -> None:
+        continue_run: bool, max_continuations: int, wall_clock_limit: float | None) -> None:
     """Run APP (a Python script) with its tasks in parallel: APP [-- ARGS].
 
     Inside a multi-node Slurm allocation the tasks run across its nodes."""
@@ -73,7 +76,8 @@ def run(app: str | None, args: tuple[str, ...], workers: int | None, cpus: int |
     from hpcflow.runtime.launch import run as run_app
 
     options = RunOptions(workers, cpus, memory, quiet, run_dir, site, compat, resume,
-                         checkpoint, checkpoint_interval, continue_run, max_continuations)
+                         checkpoint, checkpoint_interval, continue_run, max_continuations,
+                         wall_clock_limit)
     sys.exit(run_app(app, list(args), options))
 
 
@@ -108,6 +112,10 @@ def run(app: str | None, args: tuple[str, ...], workers: int | None, cpus: int |
 @click.option("--walltime-lead", type=click.IntRange(min=1), metavar="SECONDS",
               help="Slurm warns the job (SIGUSR1) this long before its time limit "
               "(default: 60, or a quarter of a shorter limit).")
+@click.option("--compat", type=click.Choice(["pycompss"]),
+              help="Run an unmodified app of another model (as for hpcflow run).")
+@click.option("--wall-clock-limit", type=click.FloatRange(min=0, min_open=True),
+              metavar="SECONDS", help="As for hpcflow run (the job's --time still applies).")
 def submit(app: str, args: tuple[str, ...], **options: object) -> None:
     """Submit APP as a Slurm batch job: APP --nodes N [OPTIONS] [-- ARGS]."""
     from hpcflow.runtime.submit import SubmitRequest, submit_app

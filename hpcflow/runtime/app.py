@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from hpcflow.errors import HpcflowError, TaskFailed, UsageError
+from hpcflow.errors import HpcflowError, TaskFailed, UsageError, WallClockLimit
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def run_app(path: str, args: Sequence[str]) -> AppOutcome:
         return AppOutcome(2, str(exc))
     except KeyboardInterrupt:
         return AppOutcome(130, "interrupted")
+    except WallClockLimit as exc:
+        return AppOutcome(124, str(exc))
     except BaseException as exc:
         return AppOutcome(1, f"the app raised {type(exc).__name__}: {exc}", _user_traceback(exc))
     finally:

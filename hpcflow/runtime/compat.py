@@ -56,7 +56,8 @@ def activate(name: str, environ: MutableMapping[str, str] | None = None) -> str:
 #: (``None``: handled specially). ``enqueue`` marks those meaningful only for submission.
 _VALUED = {"num_nodes": "--nodes", "exec_time": "--time", "qos": "--qos",
            "queue": "--partition", "project_name": "--account", "pythonpath": None,
-           "cpus_per_node": None, "lang": None, "log_level": None, "job_name": "--job-name"}
+           "cpus_per_node": None, "lang": None, "log_level": None, "job_name": "--job-name",
+           "wall_clock_limit": "--wall-clock-limit"}
 _FLAGS = {"graph", "tracing", "summary", "debug", "g", "t", "d"}
 _SUBMIT_ONLY = {"num_nodes", "exec_time", "qos", "queue", "project_name", "job_name"}
 
@@ -75,7 +76,8 @@ def compss_command(launcher: str, args: list[str], environ: dict[str, str],
     if options.get("lang", "python") != "python":
         raise UsageError(f"{launcher}: only --lang=python is supported")
     if enqueue:
-        argv = [python, "-m", "hpcflow", "submit", app, *_submit_options(options)]
+        argv = [python, "-m", "hpcflow", "submit", "--compat", "pycompss", app,
+                *_submit_options(options)]
     else:
         argv = [python, "-m", "hpcflow", "run", "--compat", "pycompss", *_run_options(options,
                                                                                     launcher), app]
@@ -123,6 +125,8 @@ def _run_options(options: dict[str, str], launcher: str) -> list[str]:
     argv = []
     if "cpus_per_node" in options:
         argv += ["--cpus", options["cpus_per_node"]]
+    if "wall_clock_limit" in options:
+        argv += ["--wall-clock-limit", options["wall_clock_limit"]]
     if options.get("summary", "false") == "false":
         argv.append("--quiet")
     return argv
@@ -133,7 +137,7 @@ def _submit_options(options: dict[str, str]) -> list[str]:
     if "exec_time" in options:
         minutes = int(options["exec_time"])
         argv += ["--time", f"{minutes // 60:02d}:{minutes % 60:02d}:00"]
-    for name in ("qos", "queue", "project_name", "job_name"):
+    for name in ("qos", "queue", "project_name", "job_name", "wall_clock_limit"):
         if name in options:
             argv += [str(_VALUED[name]), options[name]]
     if "cpus_per_node" in options:

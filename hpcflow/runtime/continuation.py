@@ -23,7 +23,16 @@ def job_run_flags(request: SubmitRequest, run_dir: Path, site: SiteConfig | None
                   ) -> list[str]:
     """``hpcflow run`` flags of the job: it resumes its run directory, so the same
     script serves the first job, resubmissions and continuations. The policy: the
-    command line's, else the site's."""
+    command line's, else the site's. Then the flags ``hpcflow submit`` passes on
+    (``--compat``, ``--wall-clock-limit``)."""
+    passed_on = [f"--compat={request.compat}"] * bool(request.compat)
+    if request.wall_clock_limit:
+        passed_on.append(f"--wall-clock-limit={request.wall_clock_limit:g}")
+    return _checkpoint_flags(request, run_dir, site) + passed_on
+
+
+def _checkpoint_flags(request: SubmitRequest, run_dir: Path, site: SiteConfig | None
+                      ) -> list[str]:
     policy = request.checkpoint or (site.checkpoint if site is not None else "every")
     if policy not in _POLICIES:
         raise UsageError(f"unknown checkpoint policy {policy!r}; valid: {', '.join(_POLICIES)}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from hpcflow.config.site import load_site_config
 from hpcflow.errors import UsageError
-from hpcflow.runtime import context
+from hpcflow.runtime import context, wallclock
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
 from hpcflow.runtime.compat import activate
 from hpcflow.runtime.events import EventLog
@@ -42,6 +42,7 @@ class RunOptions:
     checkpoint_interval: float = 60.0  # seconds, for periodic
     continue_run: bool = False  # near the walltime, submit a continuation job
     max_continuations: int = 10
+    wall_clock_limit: float | None = None  # seconds: then outstanding tasks are cancelled
 
 
 LocalOptions = RunOptions
@@ -156,6 +157,8 @@ def _option_args(options: RunOptions) -> list[str]:
              "--checkpoint-interval", f"{options.checkpoint_interval:g}"]
     if options.continue_run:
         argv += ["--continue", "--max-continuations", str(options.max_continuations)]
+    if options.wall_clock_limit:
+        argv += ["--wall-clock-limit", f"{options.wall_clock_limit:g}"]
     return argv
 
 
@@ -175,10 +178,17 @@ def finish(session: Session, path: str, args: Sequence[str], options: RunOptions
     events = session.master.events
     events.emit("run_started", app=path, args=list(args), pid=os.getpid(),
                 software=software_versions())
+    if options.wall_clock_limit:
+        wallclock.arm(options.wall_clock_limit)
     with context.installed(session.master):
         outcome = run_app(path, args)
     if outcome.status == 130:  # Ctrl-C: task processes lead their own process groups
         session.master.abort("interrupted")
+    if outcome.status == wallclock.EXIT_STATUS and outcome.message.startswith("wall clock"):
+        outcome = AppOutcome(outcome.status, wallclock.stop_run(session.master,
+                                                                outcome.message))
+    late = wallclock.settle_within(session.master)  # tasks the app never waited for
+    outcome = AppOutcome(wallclock.EXIT_STATUS, late) if late else outcome
     session.close()
     fatal = session.master.fatal
     if fatal is not None and outcome.status in (0, 1):  # report the root cause

@@ -77,6 +77,8 @@ class SubmitRequest:
     output: str | None = None
     elastic: str | None = None
     idle_timeout: float | None = None
+    compat: str | None = None  # --compat and --wall-clock-limit of hpcflow run in the job
+    wall_clock_limit: float | None = None
     dry_run: bool = False
     wait: bool = False
     resume: str | None = None  # submit the run's own script again; it resumes the run
@@ -191,11 +193,9 @@ def run_dir_for(job_name: str, now: datetime, cwd: Path, output: str | None,
 
 def launch_argv(site: SiteConfig, nodes: int, run_dir: Path, app: str,
                 args: Sequence[str], flags: Sequence[str] = ()) -> list[str]:
-    """The srun step: one ``<python> -m hpcflow run --run-dir D APP -- ARGS`` per node
-    (``flags``, e.g. ``--resume D``, replace ``--run-dir D``)."""
-    module_args = ["-m", "hpcflow", "run", *(flags or ["--run-dir", str(run_dir)]), app, "--",
-                   *args]
-    return agents_step_argv(nodes, site.srun_mpi, site.python, module_args)
+    """The srun step: ``<python> -m hpcflow run FLAGS|--run-dir D APP -- ARGS`` per node."""
+    rerun = ["-m", "hpcflow", "run", *(flags or ["--run-dir", str(run_dir)]), app, "--", *args]
+    return agents_step_argv(nodes, site.srun_mpi, site.python, rerun)
 
 
 def batch_spec(site: SiteConfig, *, nodes: int, job_name: str, run_dir: Path, cwd: Path,

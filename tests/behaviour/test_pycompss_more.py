@@ -3,7 +3,14 @@ pycompss-only app under ``hpcflow run --compat pycompss``."""
 
 from __future__ import annotations
 
-from test_pycompss_compat import private_leftovers, result, run_app
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_pycompss_compat import APPS, private_leftovers, result, run_app
+
+BIN = Path(__file__).resolve().parents[2] / "compat" / "bin"
 
 
 def test_wait_on_tuples_and_several_returns(tmp_path):
@@ -54,3 +61,32 @@ def test_on_failure_ignore_copies_file_defaults_into_place(tmp_path):
         "returns": [1, 0], "read": ["result 5", "default result"], "final": "default result"}
     assert (tmp_path / "bad.txt").read_text() == "default result"
     assert private_leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode, limit", [("wait", "2"), ("compute", "2"), ("set", None),
+                                         ("leave", "2")])
+def test_wall_clock_limit_cancels_outstanding_tasks(tmp_path, mode, limit):
+    argv = [sys.executable, "-m", "hpcflow", "run", "--quiet", "--workers", "2",
+            "--compat", "pycompss",
+            *(["--wall-clock-limit", limit] if limit else []), str(APPS / "wallclock_app.py"),
+            "--", mode]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 124, done.stderr
+    assert "QUICK DONE" in done.stdout
+    # "leave": the app ended without waiting; its tasks are stopped at the limit
+    assert ("NOT REACHED" in done.stdout) is (mode == "leave")
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("hpcflow: error: wall clock limit of ") and "cancelled" in last
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "quick.txt").read_text() == "done"  # finished outputs are kept
+    assert not (tmp_path / "slow1.txt").exists()
+    assert private_leftovers(tmp_path) == []
+
+
+def test_runcompss_maps_wall_clock_limit(tmp_path):
+    done = subprocess.run([str(BIN / "runcompss"), "--wall_clock_limit=2",
+                           str(APPS / "wallclock_app.py"), "wait"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 124 and "wall clock limit of 2 s reached" in done.stderr

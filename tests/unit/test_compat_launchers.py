@@ -11,9 +11,10 @@ from hpcflow.runtime.compat import activate, compss_command, shim_root
 
 def test_runcompss_maps_to_hpcflow_run_with_the_shim():
     argv, env, notes = compss_command("runcompss", ["--summary", "-g", "--pythonpath=/x",
-                                                    "app.py", "a", "--b"], {}, python="py")
-    assert argv == ["py", "-m", "hpcflow", "run", "--compat", "pycompss", "app.py", "--",
-                    "a", "--b"]
+                                                    "--wall_clock_limit", "30", "app.py", "a",
+                                                    "--b"], {}, python="py")
+    assert argv == ["py", "-m", "hpcflow", "run", "--compat", "pycompss",
+                    "--wall-clock-limit", "30", "app.py", "--", "a", "--b"]
     assert env["PYTHONPATH"].split(os.pathsep)[:2] == [shim_root("pycompss"), "/x"]
     assert notes and "hpcflow graph" in notes[0]
 
@@ -21,16 +22,17 @@ def test_runcompss_maps_to_hpcflow_run_with_the_shim():
 def test_enqueue_compss_maps_to_submit():
     argv, env, _ = compss_command("enqueue_compss", ["--num_nodes=4", "--exec_time=90",
                                                      "--qos", "debug", "--queue=gp",
-                                                     "--project_name=bsc", "app.py", "7"],
+                                                     "--project_name=bsc",
+                                                     "--wall_clock_limit=600", "app.py", "7"],
                                   {"PYTHONPATH": "/old"}, python="py")
-    assert argv == ["py", "-m", "hpcflow", "submit", "app.py", "--nodes", "4", "--time",
-                    "01:30:00", "--qos", "debug", "--partition", "gp", "--account", "bsc",
-                    "--", "7"]
+    assert argv == ["py", "-m", "hpcflow", "submit", "--compat", "pycompss", "app.py",
+                    "--nodes", "4", "--time", "01:30:00", "--qos", "debug", "--partition",
+                    "gp", "--account", "bsc", "--wall-clock-limit", "600", "--", "7"]
     assert env["PYTHONPATH"].endswith("/old")
 
 
 @pytest.mark.parametrize("launcher, args, message", [
-    ("runcompss", ["--wall_clock_limit=10", "a.py"], "option --wall_clock_limit=10 is not"),
+    ("runcompss", ["--storage_impl=redis", "a.py"], "option --storage_impl=redis is not"),
     ("runcompss", ["--num_nodes=2", "a.py"], "needs a batch job: use enqueue_compss"),
     ("runcompss", ["--lang=java", "a.py"], "only --lang=python"),
     ("enqueue_compss", ["--num_nodes=2"], "no application given"),

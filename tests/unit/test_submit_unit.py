@@ -220,6 +220,11 @@ def test_launch_line_runs_hpcflow_run_once_per_node() -> None:
     assert "--mpi=pmi2" in argv
     assert argv[argv.index("python3"):] == ["python3", "-m", "hpcflow", "run", "--run-dir",
                                             "/r d", "/p/app.py", "--", "--", "-x"]
+    from hpcflow.runtime.continuation import job_run_flags
+
+    passed = job_run_flags(SubmitRequest("a.py", 1, compat="pycompss", wall_clock_limit=90),
+                           Path("/r"))
+    assert passed[-2:] == ["--compat=pycompss", "--wall-clock-limit=90"]
     generic = sub.resolve_config(SubmitRequest("a.py", 1), _bare_ctx())
     assert not any(a.startswith("--mpi") for a in sub.launch_argv(generic, 1, Path("/r"),
                                                                    "/a.py", []))

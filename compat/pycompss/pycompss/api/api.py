@@ -8,7 +8,7 @@ from typing import IO, Any
 import hpcflow
 from hpcflow.api import sync
 from hpcflow.errors import TaskFailed
-from hpcflow.runtime import context
+from hpcflow.runtime import context, wallclock
 from hpcflow.runtime.futures import Future
 from pycompss.api.exceptions import as_compss
 
@@ -129,7 +129,10 @@ def compss_free_resources(num_resources: int, group_name: str | None = None) -> 
 
 
 def compss_set_wall_clock(wall_clock_limit: int) -> None:
-    """Accepted; use the Slurm time limit (``hpcflow submit --time``)."""
+    """Stop the run ``wall_clock_limit`` seconds from now: outstanding tasks are cancelled,
+    the app is stopped, outputs of finished tasks are kept (exit status 124)."""
+    if context.current() is not None:
+        wallclock.arm(float(wall_clock_limit))
 
 
 class TaskGroup(hpcflow.TaskGroup):
