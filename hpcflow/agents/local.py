@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import psutil
 
@@ -41,7 +41,14 @@ def detect_node(name: str | None = None, cpus: int | None = None,
     memory = memory_gb if memory_gb is not None else psutil.virtual_memory().total / 2**30
     return NodeResources(name=name or socket.gethostname(), cores=cores,
                          memory_gb=round(memory, 2), architecture=platform.machine(),
-                         processor_type=processor_type(), gpus=0, slots=workers or 0)
+                         processor_type=processor_type(), gpus=0, slots=workers or 0,
+                         software=software_tags(os.environ))
+
+
+def software_tags(env: Mapping[str, str]) -> frozenset[str]:
+    """The site config's software tags, as ``hpcflow run``/``submit`` export them."""
+    return frozenset(t.strip().lower() for t in env.get("HPCFLOW_SOFTWARE", "").split(",")
+                     if t.strip())
 
 
 class LocalAgent:

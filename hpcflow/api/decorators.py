@@ -18,6 +18,7 @@ from typing import Any
 
 from hpcflow.api.returns import PER_CALL, count_returns, future_classes, returns_at_call
 from hpcflow.errors import UsageError
+from hpcflow.graph.expr import evaluate, parameters_in
 from hpcflow.graph.launch import apply_launch, type_name
 from hpcflow.graph.spec import (
     Constraints,
@@ -26,6 +27,7 @@ from hpcflow.graph.spec import (
     Policy,
     TaskSpec,
     as_direction,
+    constraint_name,
     make_constraints,
 )
 from hpcflow.runtime import context
@@ -49,7 +51,7 @@ class TaskFunction:
         self._implementations: list[TaskFunction] = []
         self._bytes: bytes | None = None
         self.returns: Any = None  # the declared ``returns`` (a count, types, a string)
-        self._variants: dict[int, TaskFunction] = {}
+        self._variants: dict[Any, TaskFunction] = {}
         self.several_as: type = tuple  # the container of several futures (PyCOMPSs: list)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -61,6 +63,8 @@ class TaskFunction:
             return self.__wrapped__(*args, **kwargs)
         declared = self.returns if returns is _UNSET else returns
         target = self._for_count(self._count_at_call(declared, returns, args, kwargs))
+        if target.spec.constraint_exprs:
+            target = _constraints_at_call(target, args, kwargs)
         result = _future_objects(runtime, runtime.submit(target, args, kwargs), declared)
         return self.several_as(result) if isinstance(result, tuple) else result
 
@@ -77,9 +81,13 @@ class TaskFunction:
         """This task, or a copy of it returning ``n_returns`` values (cached per count)."""
         if n_returns == self.spec.n_returns:
             return self
-        if n_returns not in self._variants:
-            self._variants[n_returns] = self.with_spec(n_returns=n_returns)
-        return self._variants[n_returns]
+        return self.variant(n_returns, n_returns=n_returns)
+
+    def variant(self, key: Any, **changes: Any) -> TaskFunction:
+        """A copy of this task with ``changes`` to its spec, cached under ``key``."""
+        if key not in self._variants:
+            self._variants[key] = self.with_spec(**changes)
+        return self._variants[key]
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
@@ -135,8 +143,10 @@ def _make_task(func: Callable[..., Any], options: dict[str, Any]) -> TaskFunctio
         policy=Policy.parse(options.get("on_failure", "RETRY"), f"task {name}"),
         retries=int(options.get("retries", 2)),
         constraints=stash.get("constraints", Constraints()),
+        constraint_exprs=stash.get("constraint_exprs", ()),
         returns_type=type_name(options.get("returns")),
         checkpoint=bool(options.get("checkpoint", True)))
+    _check_exprs(spec, spec.constraint_exprs)
     spec = _apply_failure(spec, options.get("defaults"), stash.get("on_failure"))
     spec = apply_launch(spec, stash.get("launch"))
     result = TaskFunction(func, spec)
@@ -236,17 +246,51 @@ def _stash(func: Any, key: str, value: Any) -> None:
 
 def constraint(**constraints: Any) -> Callable[[Any], Any]:
     """Resources a task needs: ``computing_units``, ``memory_size`` (GB),
-    ``processor_architecture``, ``processor_type``, ``gpus`` (CamelCase also accepted)."""
+    ``processor_architecture``, ``processor_type``, ``gpus``, ``app_software`` (software
+    tags of the site config; CamelCase also accepted). Values may be strings with
+    ``$ENV``/``${ENV}``, or computed per call from the task's parameters:
+    ``computing_units="{n}"`` (also ``"{{n}}"``) or ``"max(1, {n} // 2)"``."""
+    fixed = {k: v for k, v in constraints.items() if not parameters_in(v)}
+    exprs = tuple((constraint_name(k, "@constraint"), v) for k, v in constraints.items()
+                  if parameters_in(v))
 
     def decorate(func: Any) -> Any:
         name = getattr(func, "__name__", repr(func))
-        parsed = make_constraints(f"task {name}", **constraints)
+        parsed = make_constraints(f"task {name}", **fixed)
         if isinstance(func, TaskFunction):
-            return func.with_spec(constraints=parsed)
+            _check_exprs(func.spec, exprs)
+            return func.with_spec(constraints=parsed, constraint_exprs=exprs)
         _stash(func, "constraints", parsed)
+        _stash(func, "constraint_exprs", exprs)
         return func
 
     return decorate
+
+
+def _check_exprs(spec: TaskSpec, exprs: tuple[tuple[str, str], ...]) -> None:
+    for name, text in exprs:
+        for pname in parameters_in(text):
+            if spec.param(pname) is None:
+                raise UsageError(f"constraint {name}={text!r} of task {spec.name}: the task "
+                                 f"has no parameter {pname!r}")
+
+
+def _constraints_at_call(target: TaskFunction, args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> TaskFunction:
+    """A task with constraints computed from this call's arguments (cached per value)."""
+    spec = target.spec
+    try:
+        bound = target.signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise UsageError(f"bad call to task {spec.name}: {exc}") from None
+    bound.apply_defaults()
+    values = {n: evaluate(text, bound.arguments, f"constraint {n} of task {spec.name}")
+              for n, text in spec.constraint_exprs}
+    fixed = {f.name: getattr(spec.constraints, f.name)
+             for f in dataclasses.fields(spec.constraints)
+             if getattr(spec.constraints, f.name) is not None}
+    computed = make_constraints(f"task {spec.name}", **{**fixed, **values})
+    return target.variant(("constraints", computed), constraints=computed)
 
 
 def on_failure(management: str = "RETRY", returns: Any = None,

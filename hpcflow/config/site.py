@@ -55,6 +55,7 @@ BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "gpus_per_node": 0,
         "checkpoint": "every",
         "walltime_lead": None,
+        "software": [],
     }
 )
 
@@ -92,6 +93,7 @@ class SiteConfig:
     gpus_per_node: int
     checkpoint: str  # every | periodic | off: when a job's finished tasks are persisted
     walltime_lead: int | None  # seconds of warning before the time limit (None: default)
+    software: tuple[str, ...] = ()  # tags matched by @constraint(app_software=...)
 
     def walltime(self, requested: str | None = None) -> str:
         """Normalised time limit for a job: ``requested`` or the default, within the max."""
@@ -125,6 +127,14 @@ def _text(value: Any, where: str) -> str:
     if text is None:
         raise _fail(where, "must not be empty")
     return text
+
+
+def _software(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(t, str) and t.strip() and "," not in t for t in value):
+        raise _fail(where, f'must be a list of software tags, e.g. ["gromacs", "numpy"], '
+                    f"got {value!r}")
+    return tuple(sorted({t.strip().lower() for t in value}))
 
 
 def _site_name(value: Any, where: str) -> str:
@@ -255,6 +265,7 @@ _CHECKS: Mapping[str, Check] = MappingProxyType(
         "gpus_per_node": _int_at_least(0, optional=False),
         "checkpoint": _choice(("every", "periodic", "off")),
         "walltime_lead": _int_at_least(1, optional=True),
+        "software": _software,
     }
 )
 
@@ -337,7 +348,8 @@ def resolve_site(
 
 
 def _build(values: dict[str, Any]) -> SiteConfig:
-    values["env"] = MappingProxyType(dict(values["env"]))
+    software = {"HPCFLOW_SOFTWARE": ",".join(values["software"])} if values["software"] else {}
+    values["env"] = MappingProxyType({**software, **values["env"]})  # jobs see the tags
     values["sbatch_extra"] = MappingProxyType(dict(values["sbatch_extra"]))
     config = SiteConfig(**values)
     if config.max_walltime is not None:

@@ -7,6 +7,7 @@ scheduler and the agents.
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -149,6 +150,7 @@ class Constraints:
     processor_type: str | None = None
     processor_performance: str | None = None
     gpus: int = 0
+    app_software: frozenset[str] = frozenset()  # tags the node must offer (site config)
 
     def describe(self) -> str:
         parts = [f"computing_units={self.computing_units}"]
@@ -158,6 +160,8 @@ class Constraints:
             value = getattr(self, name)
             if value:
                 parts.append(f"{name}={value}")
+        if self.app_software:
+            parts.append(f"app_software={','.join(sorted(self.app_software))}")
         return ", ".join(parts)
 
 
@@ -173,23 +177,40 @@ CONSTRAINT_ALIASES: Mapping[str, str] = {
     "processor_performance": "processor_performance",
     "processorperformance": "processor_performance",
     "gpus": "gpus",
+    "app_software": "app_software",
+    "appsoftware": "app_software",
 }
 
 
+def constraint_name(key: str, where: str) -> str:
+    """The canonical name of a constraint keyword (snake_case or CamelCase)."""
+    name = CONSTRAINT_ALIASES.get(key.lower())
+    if name is None:
+        valid = sorted(set(CONSTRAINT_ALIASES.values()))
+        raise UsageError(f"unknown constraint {key!r} for {where}; valid: {', '.join(valid)}")
+    return name
+
+
 def make_constraints(where: str, **kwargs: Any) -> Constraints:
-    """Build Constraints from snake_case or the seed's CamelCase keywords."""
+    """Build Constraints from snake_case or the seed's CamelCase keywords; string values
+    may name environment variables (``"$NCORES"``, ``"${MEM}"``)."""
     values: dict[str, Any] = {}
-    valid = sorted(set(CONSTRAINT_ALIASES.values()))
     for key, raw in kwargs.items():
-        name = CONSTRAINT_ALIASES.get(key.lower())
-        if name is None:
-            raise UsageError(
-                f"unknown constraint {key!r} for {where}; valid: {', '.join(valid)}")
+        name = constraint_name(key, where)
+        if isinstance(raw, str):
+            raw = os.path.expandvars(raw)
         values[name] = _coerce_constraint(name, raw, where)
     return Constraints(**values)
 
 
 def _coerce_constraint(name: str, raw: Any, where: str) -> Any:
+    if name == "app_software":
+        tags = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(tags, (list, tuple, set, frozenset)) or \
+                not all(isinstance(t, str) for t in tags):
+            raise UsageError(f"invalid constraint app_software={raw!r} for {where}: "
+                             f"use \"tag1,tag2\" or a list of tags")
+        return frozenset(t.strip().lower() for t in tags if t.strip())
     try:
         if name in ("computing_units", "gpus"):
             value = int(raw)
@@ -233,6 +254,7 @@ class TaskSpec:
     constraints: Constraints = field(default_factory=Constraints)
     launch: LaunchSpec | None = None  # @binary/@mpi/@ompss/@multinode
     returns_type: str = ""  # the name of a type given as ``returns`` (``int``, ``list``)
+    constraint_exprs: tuple[tuple[str, str], ...] = ()  # per call: (name, "{n} * 2")
     checkpoint: bool = True  # False: never stored nor restored (``@task(checkpoint=False)``)
 
     def param(self, name: str) -> ParamSpec | None:

@@ -62,6 +62,9 @@ def run(app: str | None, args: Sequence[str], options: RunOptions,
     path = check_app(app)
     if options.compat:
         activate(options.compat)  # before any task process starts: they inherit PYTHONPATH
+    if options.site and "HPCFLOW_SOFTWARE" not in os.environ:  # for app_software
+        software = load_site_config(options.site, {}, env=env).software
+        os.environ["HPCFLOW_SOFTWARE"] = ",".join(software)
     if not options.run_dir:
         options = replace(options, run_dir=default_run_dir(path, datetime.now(), os.getpid(),
                                                            os.getcwd()))

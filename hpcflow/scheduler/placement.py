@@ -140,9 +140,15 @@ def explain_infeasible(versions: Iterable[Constraints], nodes: Iterable[NodeReso
     """One line saying why no node can run any version."""
     nodes = list(nodes)
     largest = max(nodes, key=lambda n: n.cores) if nodes else None
+    versions = list(versions)
     wanted = "; ".join(c.describe() for c in versions)
     if largest is None:
         return f"needs {wanted} but no node is available"
+    offered = frozenset().union(*(n.software for n in nodes))
+    if all(c.app_software - offered for c in versions):
+        missing = sorted(set().union(*(c.app_software - offered for c in versions)))
+        return (f"needs software {', '.join(missing)}, which no node has (software of the "
+                f"site config: {', '.join(sorted(offered)) or 'none declared'})")
     return (f"needs {wanted} but no node offers it (largest node {largest.name}: "
             f"{largest.cores} cores, {largest.memory_gb:g} GB, {largest.gpus} GPUs, "
             f"arch {largest.architecture or '?'})")

@@ -19,6 +19,7 @@ class NodeResources:
     processor_type: str = ""
     gpus: int = 0
     slots: int = 0  # task processes it runs at once; 0 means one per core
+    software: frozenset[str] = frozenset()  # software tags of the site config
 
     @property
     def task_slots(self) -> int:
@@ -28,7 +29,8 @@ class NodeResources:
         """Could a task with constraints ``c`` ever run on this node (when idle)?"""
         return (c.computing_units <= self.cores and c.memory_size <= self.memory_gb
                 and c.gpus <= self.gpus and matches(c.processor_architecture, self.architecture)
-                and matches(c.processor_type, self.processor_type))
+                and matches(c.processor_type, self.processor_type)
+                and c.app_software <= self.software)
 
 
 def matches(wanted: str | None, have: str) -> bool:
@@ -76,7 +78,8 @@ class NodeLedger:
         return (self.usable and self.free_slots > 0 and c.computing_units <= self.free_cores
                 and c.memory_size <= self.free_memory_gb + 1e-9 and c.gpus <= self.free_gpus
                 and matches(c.processor_architecture, self.node.architecture)
-                and matches(c.processor_type, self.node.processor_type))
+                and matches(c.processor_type, self.node.processor_type)
+                and c.app_software <= self.node.software)
 
     @property
     def idle(self) -> bool:

@@ -3,6 +3,7 @@ pycompss-only app under ``hpcflow run --compat pycompss``."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,21 @@ def test_runcompss_maps_wall_clock_limit(tmp_path):
                           capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 124 and "wall clock limit of 2 s reached" in done.stderr
+
+
+def run_with_site(app: str, cwd: Path, *site: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "hpcflow", "run", "--quiet", "--workers", "2", "--cpus", "2",
+            "--compat", "pycompss", *site, str(APPS / f"{app}.py")]
+    env = {k: v for k, v in os.environ.items() if k != "HPCFLOW_SOFTWARE"}
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_constraints_from_parameters_and_app_software(tmp_path):
+    out = result(run_with_site("constraint_exprs_app", tmp_path, "--site", "testbed"))
+    assert out["threads"] == [1, 2] and out["scaled"] == [1, 2]
+    assert "computing_units=64" in out["too_many"] and "no node offers it" in out["too_many"]
+    assert out["tools"] == "ran"  # the testbed site declares coreutils and python3
+    assert out["gnuplot"].startswith("task plot needs software gnuplot, which no node has")
+    bare = result(run_with_site("constraint_exprs_app", tmp_path))  # no site: no software
+    assert "needs software coreutils, python3" in bare["tools"]
