@@ -50,3 +50,20 @@ def test_class_methods_and_groups_on_two_nodes(testbed, tmp_path):
     groups = srun_compat(testbed, "groups", cwd=tmp_path, run_dir=tmp_path / "b")
     assert result(groups) == {"caught": "x=5 reached the limit", "fast": True,
                               "barrier": "x=7 reached the limit", "fine": 42}
+
+
+def test_new_semantics_on_two_nodes(testbed, tmp_path):
+    """Several returns, compss_wait_on, collections of files, dictionaries, IN_DELETE,
+    COMPSsException without retry, CONCURRENT/COMMUTATIVE: the same apps as locally."""
+    waited = srun_compat(testbed, "waiton_app", cwd=tmp_path, run_dir=tmp_path / "a")
+    assert result(waited)["several"] == [1, 2, 3] and result(waited)["tuple_kept"][1] is True
+    kinds = result(srun_compat(testbed, "data_kinds_app", cwd=tmp_path, run_dir=tmp_path / "b"))
+    assert kinds["read"] == ["w:a.txt+x", "w:b.txt+x", "w:c.txt"] and kinds["total"] == 5
+    groups = result(srun_compat(testbed, "group_attempts", str(tmp_path), cwd=tmp_path,
+                                run_dir=tmp_path / "c"))
+    assert groups["compss_attempts"] == 1 and groups["plain_attempts"] == 3
+    shared = result(srun_compat(testbed, "share_app", str(tmp_path), cwd=tmp_path,
+                                run_dir=tmp_path / "d"))
+    assert shared["commutative"] == {"first_last": True, "apart": True,
+                                     "acc_matches_order": True}
+    assert shared["file"]["after"] == ["A", "B", "start"]
