@@ -30,7 +30,7 @@ def shim_root(name: str) -> str:
     if spec is not None and spec.origin and _is_shim(Path(spec.origin)):
         return str(Path(spec.origin).parents[1])
     raise UsageError(f"the {name} compatibility package is not installed: "
-                     f"pip install ./compat/{name} (from an hpcflow checkout)")
+                     f"pip install '.[{name}-compat]' (from an hpcflow checkout)")
 
 
 def _is_shim(init: Path) -> bool:
