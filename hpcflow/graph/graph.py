@@ -34,8 +34,8 @@ class Version:
     waiters: list[int] = field(default_factory=list)
     committing: bool = False  # handed to the runtime to commit
     share: Share | None = None  # written by a CONCURRENT/COMMUTATIVE group of tasks
-    members: set[int] = field(default_factory=set)  # shared: every writer of the group
-    unfinished: set[int] = field(default_factory=set)  # shared: writers still to finish
+    members: set[int] | frozenset[int] = frozenset()  # shared: every writer of the group
+    unfinished: set[int] | frozenset[int] = frozenset()  # shared: writers still to finish
 
     @property
     def label(self) -> str:
@@ -147,13 +147,13 @@ class TaskGraph:
             base = latest or self.main_version(access.key, access.in_place)
             group = self._new_version(access.key, node.id, access.in_place,
                                       VersionState.PENDING)
-            group.share = access.share
+            group.share, group.members, group.unfinished = access.share, set(), set()
         if base is not None:
             self._latest[access.key] = base  # read the version before the group
             self._add_read(node, Access(access.key, Mode.IN, access.in_place))
             self._latest[access.key] = group
-        group.members.add(node.id)
-        group.unfinished.add(node.id)
+        group.members.add(node.id)  # type: ignore[union-attr]
+        group.unfinished.add(node.id)  # type: ignore[union-attr]
         node.writes.append(group)
 
     def shared_blocked(self, task_id: int, starting: set[int] | None = None) -> bool:
@@ -209,7 +209,7 @@ class TaskGraph:
         progress = Progress()
         for version in node.writes:
             if version.share is not None:
-                version.unfinished.discard(task_id)
+                version.unfinished.discard(task_id)  # type: ignore[union-attr]
                 if version.unfinished or version.state is not VersionState.PENDING:
                     continue  # the group goes on (or one of its writers failed)
             version.state = VersionState.WRITTEN
