@@ -19,7 +19,7 @@ from hpcflow.agents.protocol import Assignment, Result
 from hpcflow.errors import HpcflowError, TaskFailed, UsageError
 from hpcflow.graph.graph import Access, DataKey, Progress, TaskGraph, Version
 from hpcflow.graph.spec import Mode, Policy
-from hpcflow.graph.states import TaskState, VersionState
+from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
 from hpcflow.runtime import files
 from hpcflow.runtime.calls import CallPlan, Tracker, build_call
 from hpcflow.runtime.events import EventLog
