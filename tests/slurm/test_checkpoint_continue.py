@@ -1,6 +1,7 @@
 """Checkpoint and continue on the testbed: a one-minute job with three minutes of work
 finishes across continuation jobs; a master killed with SIGKILL is resumed with
-``hpcflow submit --resume``; a truncated checkpoint and an edited task are recomputed.
+``hpcflow submit --resume`` (and so is a cancelled job); a truncated checkpoint and an edited
+task are recomputed.
 Executions are counted through side-effect files."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 if TYPE_CHECKING:
     from conftest import SlurmTestbed
@@ -131,8 +134,9 @@ def _finished_before(run_dir: Path, when: float) -> set[int]:
     return done
 
 
-def test_a_master_killed_with_sigkill_is_resumed_rerunning_only_unfinished_tasks(
-        testbed: SlurmTestbed, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["sigkill", "cancel"])
+def test_a_killed_master_or_cancelled_job_is_resumed_rerunning_only_unfinished_tasks(
+        testbed: SlurmTestbed, tmp_path: Path, stop: str) -> None:
     run = _Run(testbed, tmp_path)
     n = 6
     try:
@@ -147,8 +151,11 @@ def test_a_master_killed_with_sigkill_is_resumed_rerunning_only_unfinished_tasks
                 break
             time.sleep(0.2)
         assert pid is not None, "the job never got going"
-        os.kill(pid, signal.SIGKILL)
         killed = time.time()
+        if stop == "sigkill":
+            os.kill(pid, signal.SIGKILL)
+        else:
+            assert run.hpcflow("cancel", run.jobs()[0], timeout=60).returncode == 0
         _wait_gone(run, run.jobs()[0])
         before = run.executions()
         assert sum(before.values()) < 2 * n + 1  # the run was cut short
