@@ -202,6 +202,7 @@ class ElasticController:
         latency = when - block.submitted
         first = not block.names
         block.names.add(name)
+        self._failed, self._grow_cap = 0, None  # a grow worked: no more backoff
         self._released.discard(name)
         self._retired.pop(name, None)
         self._seen_dead.discard(name)
@@ -311,13 +312,21 @@ class ElasticController:
                 state = info.state.value if info else "gone"
                 self._emit("ended", f"extension job {block.job_id} ended ({state})",
                            job=block.job_id)
-            elif info.state is JobState.PENDING and not block.names and \
-                    now - block.submitted > self.config.pending_timeout:
-                self.client.cancel(block.job_id)
-                block.ended = True
-                self._grow_failed(now, block.nodes, f"extension job {block.job_id} pending "
-                                  f"{now - block.submitted:.0f} s ({info.reason or '?'}); "
-                                  "cancelled")
+            elif block.waiting and now - block.submitted > self.config.pending_timeout:
+                self._overdue(block, info.state, info.reason, now)
+
+    def _overdue(self, block: Block, state: JobState, reason: str | None, now: float) -> None:
+        """An extension job whose agents did not all join in time: a failed grow. Cancelled
+        when none joined; else it keeps the nodes that did."""
+        missing = block.waiting
+        block.nodes = len(block.names)
+        if not block.names:
+            self.client.cancel(block.job_id)
+            block.ended = True
+        what = "pending" if state is JobState.PENDING else f"{state.value}, agents missing"
+        self._grow_failed(now, missing, f"extension job {block.job_id} {what} after "
+                          f"{now - block.submitted:.0f} s ({reason or '?'})"
+                          + ("; cancelled" if block.ended else ""))
 
     def _poll_nodes(self) -> None:
         """Nodes Slurm says are DOWN or failing are lost (their tasks resubmitted) even if
@@ -353,7 +362,6 @@ class ElasticController:
         self.blocks[job_id] = Block(job_id, count, now)
         record_extension(self.config.run_dir, job_id)
         self._changed_at = now
-        self._grow_cap = None
         self._emit("grow", f"submitted extension job {job_id} for {count} node(s): "
                    f"{decision.reason}", job=job_id, nodes=count)
 

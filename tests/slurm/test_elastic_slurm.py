@@ -279,7 +279,7 @@ def test_d_an_unsatisfiable_grow_is_logged_and_retried_with_backoff(testbed, env
         assert "TARGET 9" in out
         failed = run.events("grow_failed")
         assert failed, run.events("decision")
-        assert re.search(r"sbatch failed|pending [0-9]+ s", failed[0]["reason"]), failed
+        assert re.search(r"sbatch failed|pending after [0-9]+ s", failed[0]["reason"]), failed
         first = failed[0]
         attempts = [e for e in run.events() if e["event"] == "elastic"
                     and e["what"] in ("grow", "grow_failed") and e["t"] > first["t"]]

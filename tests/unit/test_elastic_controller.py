@@ -143,7 +143,20 @@ def test_a_grow_pending_too_long_is_cancelled_and_counts_as_failed(world):
     clock.now += 11
     controller.tick()
     assert ["scancel", "200"] in runner.calls
-    assert "pending 11 s (Resources)" in events.elastic("grow_failed")[0]["reason"]
+    assert "pending after 11 s (Resources); cancelled" in \
+        events.elastic("grow_failed")[0]["reason"]
+
+
+def test_an_extension_job_running_without_all_its_agents_stops_being_waited_for(world):
+    controller, runner, clock, events = (world.controller, world.runner, world.clock,
+                                         world.events)
+    controller.request(1)  # target 3: one more node
+    controller.tick()
+    runner.answers["squeue"] = Result(0, squeue_row("200", "RUNNING"))
+    clock.now += 11
+    controller.tick()
+    assert "RUNNING, agents missing after 11 s" in events.elastic("grow_failed")[0]["reason"]
+    assert controller.blocks["200"].waiting == 0
 
 
 def test_extension_agents_join_and_every_extension_job_is_cancelled_at_the_end(world):
@@ -199,3 +212,16 @@ def test_a_node_an_administrator_drains_is_released_gently(world):
     controller.tick()
     assert ["scontrol", "update", "JobId=100", "NodeList=n1"] in runner.calls
     assert not controller.quarantined
+
+
+def test_a_join_ends_the_backoff(world):
+    controller, runner, clock = world.controller, world.runner, world.clock
+    runner.answers["sbatch"] = Result(1, "", "sbatch: error: QOSMaxNodePerUserLimit")
+    controller.request(1)
+    controller.tick()
+    runner.answers["sbatch"] = Result(0, "200\n")
+    clock.now += 5
+    controller.tick()
+    assert controller.admit(extension_rank("200", 0), NodeResources("n3", 4, 8.0))
+    controller.tick()
+    assert controller._failed == 0 and controller._grow_cap is None
