@@ -53,11 +53,14 @@ class TaskFunction:
         self.returns: Any = None  # the declared ``returns`` (a count, types, a string)
         self._variants: dict[Any, TaskFunction] = {}
         self.several_as: type = tuple  # the container of several futures (PyCOMPSs: list)
+        self.arg_hook: Callable[..., Any] | None = None  # (args, kwargs) -> (args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         returns = _UNSET
         if "returns" in kwargs and self.spec.param("returns") is None:
             returns = kwargs.pop("returns")  # PyCOMPSs: ``f(x, returns=2)`` at call time
+        if self.arg_hook is not None:  # e.g. the compat layer's stream writers
+            args, kwargs = self.arg_hook(args, kwargs)
         runtime = context.current()
         if runtime is None:
             return self.__wrapped__(*args, **kwargs)
@@ -111,6 +114,7 @@ class TaskFunction:
         clone._implementations = self._implementations
         clone.returns = self.returns
         clone.several_as = self.several_as
+        clone.arg_hook = self.arg_hook
         return clone
 
     def add_implementation(self, other: TaskFunction) -> None:

@@ -36,11 +36,9 @@ def test_collections_of_files_dictionaries_and_in_delete(tmp_path):
     assert private_leftovers(tmp_path) == []
 
 
-def test_streams_are_refused_in_one_line(tmp_path):
-    done = run_app("stream_app", cwd=tmp_path)
-    assert done.returncode != 0
-    assert "STREAM_OUT" in done.stderr and "not supported" in done.stderr
-    assert "Traceback" not in done.stderr
+def test_distro_streams_producers_and_consumers_run_together(tmp_path):
+    assert result(run_app("stream_app", tmp_path, cwd=tmp_path)) == {
+        "objects": [0, 1, 2, 3, 4, 100, 101, 102, 103, 104], "files": ["0", "1", "4", "9"]}
 
 
 def test_concurrent_and_commutative_differ_from_inout(tmp_path):

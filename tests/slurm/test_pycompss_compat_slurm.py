@@ -54,7 +54,8 @@ def test_class_methods_and_groups_on_two_nodes(testbed, tmp_path):
 
 def test_new_semantics_on_two_nodes(testbed, tmp_path):
     """Several returns, compss_wait_on, collections of files, dictionaries, IN_DELETE,
-    COMPSsException without retry, CONCURRENT/COMMUTATIVE: the same apps as locally."""
+    COMPSsException without retry, CONCURRENT/COMMUTATIVE, DistroStreams: the same apps
+    as locally."""
     waited = srun_compat(testbed, "waiton_app", cwd=tmp_path, run_dir=tmp_path / "a")
     assert result(waited)["several"] == [1, 2, 3] and result(waited)["tuple_kept"][1] is True
     kinds = result(srun_compat(testbed, "data_kinds_app", cwd=tmp_path, run_dir=tmp_path / "b"))
@@ -67,3 +68,6 @@ def test_new_semantics_on_two_nodes(testbed, tmp_path):
     assert shared["commutative"] == {"first_last": True, "apart": True,
                                      "acc_matches_order": True}
     assert shared["file"]["after"] == ["A", "B", "start"]
+    streams = result(srun_compat(testbed, "stream_app", str(tmp_path), cwd=tmp_path,
+                                 run_dir=tmp_path / "e"))
+    assert streams["objects"] == [0, 1, 2, 3, 4, 100, 101, 102, 103, 104]

@@ -1,7 +1,6 @@
 """``pycompss.api.parameter``: directions as hpcflow directions, the ``{Type: ...}`` keys.
 
-``STREAM_*`` (DistroStream producers/consumers) is not supported: using one is a one-line
-error at decoration.
+``STREAM_IN``/``STREAM_OUT`` take a DistroStream of ``pycompss.streams.distro_stream``.
 """
 
 from __future__ import annotations
@@ -49,21 +48,26 @@ DICTIONARY_OUT = DIRECTIONS["DICTIONARY_OUT"]
 DICTIONARY_INOUT = DIRECTIONS["DICTIONARY_INOUT"]
 
 
-class _Unsupported:
-    """A PyCOMPSs direction hpcflow does not implement: naming it in @task is an error."""
+class _Stream:
+    """``STREAM_IN``/``STREAM_OUT``: a DistroStream argument (pycompss.streams), passed by
+    value with no dependency, so producers and consumers run at the same time."""
 
-    def __init__(self, name: str, why: str) -> None:
-        self.name, self.why = name, why
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
         return self.name
 
 
-_STREAMS = "DistroStream streams (a producer and consumers running at the same time) " \
-    "are not supported by hpcflow"
-STREAM_IN = _Unsupported("STREAM_IN", _STREAMS)
-STREAM_OUT = _Unsupported("STREAM_OUT", _STREAMS)
-STREAM_INOUT = _Unsupported("STREAM_INOUT", _STREAMS)
+STREAM_IN = _Stream("STREAM_IN")
+STREAM_OUT = _Stream("STREAM_OUT")
+
+
+def is_stream_out(value: Any) -> bool:
+    """Is this a ``STREAM_OUT`` declaration (also as ``{Type: STREAM_OUT}``)?"""
+    if isinstance(value, Mapping):
+        value = value.get(Type)
+    return value is STREAM_OUT
 
 STDIN, STDOUT, STDERR = "stdin", "stdout", "stderr"
 
@@ -82,10 +86,9 @@ _IGNORED_KEYS = (Prefix, Weight, Keep_rename, Cache)
 def to_hpcflow(value: Any, where: str) -> Any:
     """A direction, or a ``{Type: ..., Direction: ..., StdIOStream: ..., Depth: n}``
     dictionary, as hpcflow takes it (``{"type": direction, "depth": n}``)."""
-    if isinstance(value, _Unsupported) or (isinstance(value, Mapping) and
-                                           isinstance(value.get(Type), _Unsupported)):
-        stream = value if isinstance(value, _Unsupported) else value[Type]
-        raise UsageError(f"{stream.name} ({where}): {stream.why}")
+    if isinstance(value, _Stream) or (isinstance(value, Mapping) and
+                                      isinstance(value.get(Type), _Stream)):
+        return IN
     if not isinstance(value, Mapping):
         return value
     unknown = set(value) - {Type, Direction, StdIOStream, Depth, *_IGNORED_KEYS}

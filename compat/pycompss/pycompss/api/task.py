@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import hpcflow
-from pycompss.api.parameter import to_hpcflow
+from pycompss.api.parameter import is_stream_out, to_hpcflow
+from pycompss.streams.distro_stream import DistroStream
 
 #: Options of the PyCOMPSs task that change nothing here (placement or tracing hints).
 IGNORED = frozenset({"cache_returns", "tracing_hook", "numba", "numba_flags",
@@ -28,6 +30,9 @@ def task(*args: Any, **kwargs: Any) -> Any:
         name = getattr(func, "__name__", "task")
         made = hpcflow.task(func, **_options(kwargs, name))
         made.several_as = list  # PyCOMPSs: several returns are a list of futures
+        writers = tuple(k for k, v in kwargs.items() if is_stream_out(v))
+        if writers:
+            made.arg_hook = _StreamWriters(made.signature, writers)
         return made
 
     return decorate
@@ -49,6 +54,28 @@ def _options(kwargs: dict[str, Any], name: str) -> dict[str, Any]:
         else:
             options[key] = to_hpcflow(value, f"parameter {key!r} of {name}")
     return options
+
+
+class _StreamWriters:
+    """Registers each call's ``STREAM_OUT`` streams as written by that call (at submission,
+    so a consumer never sees the stream closed before a producer has started)."""
+
+    def __init__(self, signature: inspect.Signature, names: tuple[str, ...]) -> None:
+        self.signature, self.names = signature, names
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]
+                 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        extra = {"returns": kwargs.pop("returns")} if "returns" in kwargs and \
+            "returns" not in self.signature.parameters else {}  # call-time returns=
+        try:
+            bound = self.signature.bind_partial(*args, **kwargs)
+        except TypeError:
+            return args, {**kwargs, **extra}  # the task call itself reports the mistake
+        for name in self.names:
+            stream = bound.arguments.get(name)
+            if isinstance(stream, DistroStream):
+                bound.arguments[name] = stream.as_writer()
+        return bound.args, {**bound.kwargs, **extra}
 
 
 def _warn(message: str) -> None:

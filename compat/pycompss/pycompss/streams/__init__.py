@@ -1,0 +1,1 @@
+"""``pycompss.streams``: DistroStreams on a shared file system."""
