@@ -19,8 +19,9 @@ from hpcflow.runtime.elastic_io import (
 from hpcflow.slurm.allocation import Allocation
 from hpcflow.slurm.client import SlurmClient, cwd_runner
 
-#: Variables of the main job that must not leak into an extension job's sbatch/srun.
-_JOB_VARIABLES = ("SLURM_", "SBATCH_", "SRUN_", "SALLOC_", "PMI_", "PMIX_", "OMPI_COMM_")
+#: Variables of the main job's step that must not leak into an extension job's sbatch and
+#: srun (the user's SBATCH_* defaults stay: the main job was submitted with them too).
+_JOB_VARIABLES = ("SLURM_", "SRUN_", "SALLOC_", "PMI_", "PMIX_", "OMPI_COMM_")
 
 
 def make_elastic(session: Any, agents: Any, hub: Any, run_dir: str, app_dir: str,
