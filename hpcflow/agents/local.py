@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import socket
@@ -52,11 +53,15 @@ def software_tags(env: Mapping[str, str]) -> frozenset[str]:
 
 
 class LocalAgent:
-    """Runs assignments in a pool of processes on this machine."""
+    """Runs assignments in a pool of processes on this machine.
+
+    It takes one queued one-core task per task process beyond those running (prefetch):
+    the pool hands it to the first process to finish, before the master hears of it.
+    """
 
     def __init__(self, resources: NodeResources, on_result: Callable[[Result], None],
                  app_dir: str = "") -> None:
-        self.resources = resources
+        self.resources = dataclasses.replace(resources, queue=resources.task_slots)
         self._pool = WorkerPool(resources.task_slots, on_result, app_dir)
 
     def start(self) -> None:

@@ -19,16 +19,17 @@ import itertools
 from collections.abc import Collection, Iterable
 
 from hpcflow.graph.spec import Constraints
-from hpcflow.scheduler.resources import NodeLedger, NodeResources, matches
+from hpcflow.scheduler.resources import NodeLedger, NodeResources, matches, queueable
 
-Shape = tuple[str, str]  # (processor architecture, processor type) a task asks for
+Shape = tuple[str, str, frozenset[str]]  # (architecture, CPU type, software) a task asks for
 _Entry = tuple[int, int, int, NodeLedger]  # (-free cores, order, tick, ledger)
-_ANY: Shape = ("", "")
+_ANY: Shape = ("", "", frozenset())
 _ONE = Constraints()
 
 
 def _shape_ok(shape: Shape, node: NodeResources) -> bool:
-    return matches(shape[0], node.architecture) and matches(shape[1], node.processor_type)
+    return (matches(shape[0], node.architecture) and matches(shape[1], node.processor_type)
+            and shape[2] <= node.software)
 
 
 class FreeIndex:
@@ -64,10 +65,7 @@ class FreeIndex:
     def changed(self, ledger: NodeLedger) -> None:
         """``ledger`` reserved or released something: index its new free cores."""
         name = ledger.node.name
-        if (
-            not (ledger.alive and ledger.free_slots > 0 and ledger.free_cores > 0)
-            or self._current.get(name) is not ledger
-        ):
+        if not ledger.has_room or self._current.get(name) is not ledger:
             return
         entry = (-ledger.free_cores, self._order[name], next(self._ticks), ledger)
         heapq.heappush(self._any, entry)
@@ -96,8 +94,7 @@ class FreeIndex:
         ledger = entry[3]
         return (
             -entry[0] == ledger.free_cores
-            and ledger.free_slots > 0
-            and ledger.alive
+            and ledger.has_room
             and self._current.get(ledger.node.name) is ledger
         )
 
@@ -107,7 +104,7 @@ class FreeIndex:
 
     def best(self, c: Constraints, exclude: Collection[str] = ()) -> NodeLedger | None:
         """The node that fits ``c`` with the most free cores (first added on ties)."""
-        shape = (c.processor_architecture or "", c.processor_type or "")
+        shape = (c.processor_architecture or "", c.processor_type or "", c.app_software)
         heap = self._heaps.get(shape)
         if heap is None:
             heap = self._heaps[shape] = self._build(shape)
@@ -119,7 +116,7 @@ class FreeIndex:
         if heap and not exclude and self._valid(heap[0]):  # the common case: the top fits
             ledger = heap[0][3]
             if not fit or ledger.fits(c):
-                return ledger if ledger.free_cores >= c.computing_units else None
+                return ledger
         passed: list[_Entry] = []
         found = None
         while heap:
@@ -128,8 +125,8 @@ class FreeIndex:
                 heapq.heappop(heap)
                 continue
             ledger = entry[3]
-            if ledger.free_cores < c.computing_units:
-                break
+            if fit and ledger.free_cores < c.computing_units and not queueable(c):
+                break  # no node further down has the cores (a queue takes one-core tasks)
             passed.append(heapq.heappop(heap))
             if ledger.node.name not in exclude and (not fit or ledger.fits(c)):
                 found = ledger

@@ -20,6 +20,7 @@ class NodeResources:
     gpus: int = 0
     slots: int = 0  # task processes it runs at once; 0 means one per core
     software: frozenset[str] = frozenset()  # software tags of the site config
+    queue: int = 0  # tasks of one core it takes beyond its slots, queued in the agent
 
     @property
     def task_slots(self) -> int:
@@ -33,6 +34,11 @@ class NodeResources:
                 and c.app_software <= self.software)
 
 
+def queueable(c: Constraints) -> bool:
+    """May a task wait in an agent's queue for a slot (prefetch)? One core, nothing else."""
+    return c.computing_units == 1 and not c.memory_size and not c.gpus
+
+
 def matches(wanted: str | None, have: str) -> bool:
     """Does a node's ``have`` (architecture, CPU model) satisfy what a task asks?"""
     return not wanted or wanted.lower() in have.lower()
@@ -40,17 +46,24 @@ def matches(wanted: str | None, have: str) -> bool:
 
 @dataclass
 class NodeLedger:
-    """Free resources of one node; the scheduler reserves and releases on it."""
+    """Free resources of one node; the scheduler reserves and releases on it.
+
+    A node with a ``queue`` also takes queueable tasks when its slots are full: they wait
+    in its agent (a task process starts the next one without a round trip to the master)
+    and take the resources of the first task to end.
+    """
 
     node: NodeResources
     free_cores: int = -1
     free_memory_gb: float = -1.0
     free_gpus: int = -1
     free_slots: int = -1
+    free_queue: int = -1
     alive: bool = True
     draining: bool = False  # elastic shrink: no new tasks, running ones finish
-    running: set[int] = field(default_factory=set)
+    running: set[int] = field(default_factory=set)  # every task placed here, queued or not
     held: dict[int, Constraints] = field(default_factory=dict)  # what each task reserved
+    queued: dict[int, Constraints] = field(default_factory=dict)  # waiting for a slot
     # told of every reservation and release (the index of nodes with room)
     on_change: Callable[[NodeLedger], None] | None = field(default=None, repr=False,
                                                            compare=False)
@@ -64,10 +77,13 @@ class NodeLedger:
             self.free_gpus = self.node.gpus
         if self.free_slots < 0:
             self.free_slots = self.node.task_slots
+        if self.free_queue < 0:
+            self.free_queue = self.node.queue
 
     @property
     def has_room(self) -> bool:
-        return self.usable and self.free_slots > 0 and self.free_cores > 0
+        return self.usable and ((self.free_slots > 0 and self.free_cores > 0)
+                                or self.free_queue > 0)
 
     @property
     def usable(self) -> bool:
@@ -75,11 +91,15 @@ class NodeLedger:
         return self.alive and not self.draining
 
     def fits(self, c: Constraints) -> bool:
-        return (self.usable and self.free_slots > 0 and c.computing_units <= self.free_cores
-                and c.memory_size <= self.free_memory_gb + 1e-9 and c.gpus <= self.free_gpus
-                and matches(c.processor_architecture, self.node.architecture)
+        if not (self.usable and matches(c.processor_architecture, self.node.architecture)
                 and matches(c.processor_type, self.node.processor_type)
-                and c.app_software <= self.node.software)
+                and c.app_software <= self.node.software):
+            return False
+        return self._fits_now(c) or (self.free_queue > 0 and queueable(c))
+
+    def _fits_now(self, c: Constraints) -> bool:
+        return (self.free_slots > 0 and c.computing_units <= self.free_cores
+                and c.memory_size <= self.free_memory_gb + 1e-9 and c.gpus <= self.free_gpus)
 
     @property
     def idle(self) -> bool:
@@ -93,24 +113,45 @@ class NodeLedger:
                            gpus=node.gpus)
 
     def reserve(self, task_id: int, c: Constraints) -> None:
+        if self.free_queue > 0 and queueable(c) and not self._fits_now(c):
+            self.queued[task_id] = c
+            self.free_queue -= 1
+        else:
+            self._take(task_id, c)
+        self.running.add(task_id)
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def _take(self, task_id: int, c: Constraints) -> None:
         self.held[task_id] = c
         self.free_cores -= c.computing_units
         self.free_memory_gb -= c.memory_size
         self.free_gpus -= c.gpus
         self.free_slots -= 1
-        self.running.add(task_id)
-        if self.on_change is not None:
-            self.on_change(self)
 
     def release(self, task_id: int, c: Constraints | None = None) -> None:
         """Give back what ``task_id`` reserved (``c`` only if the ledger did not record it)."""
         if task_id not in self.running:
             return
         self.running.discard(task_id)
-        c = self.held.pop(task_id, c) or Constraints()
-        self.free_cores += c.computing_units
-        self.free_memory_gb += c.memory_size
-        self.free_gpus += c.gpus
-        self.free_slots += 1
+        if self.queued.pop(task_id, None) is not None:
+            self.free_queue += 1
+        else:
+            c = self.held.pop(task_id, c) or Constraints()
+            self.free_cores += c.computing_units
+            self.free_memory_gb += c.memory_size
+            self.free_gpus += c.gpus
+            self.free_slots += 1
+            self._promote()
         if self.on_change is not None:
             self.on_change(self)
+
+    def _promote(self) -> None:
+        """Queued tasks take the resources freed, first queued first."""
+        while self.queued:
+            task_id, c = next(iter(self.queued.items()))
+            if not self._fits_now(c):
+                return
+            del self.queued[task_id]
+            self.free_queue += 1
+            self._take(task_id, c)

@@ -39,6 +39,7 @@ ARM = dict(architecture="aarch64", processor_type="ARM A64FX")
         ({"a": 4, "b": 1}, Constraints(memory_size=32), set(), "b"),  # memory: only b
         ({"a": 4, "b": 2}, Constraints(processor_architecture="aarch64"), set(), "b"),
         ({"a": 4, "b": 2}, Constraints(processor_type="xeon"), set(), "a"),
+        ({"a": 4, "b": 2}, Constraints(app_software=frozenset({"gromacs"})), set(), "b"),
     ],
 )
 def test_best_node(free, c, exclude, expected):
@@ -120,4 +121,25 @@ def test_the_heap_stays_small_under_churn():
         best.reserve(task, Constraints())
         best.release(task)
     index: FreeIndex = lgs.index
-    assert len(index._heaps[("", "")]) <= 4 * 10 + 1024 + 1
+    assert len(index._heaps[("", "", frozenset())]) <= 4 * 10 + 1024 + 1
+
+
+def test_a_queue_takes_one_core_tasks_beyond_the_slots():
+    node = NodeResources("a", 2, 8, slots=2, queue=2)
+    lgs = NodeLedgers([NodeLedger(node)])
+    ledger = lgs["a"]
+    placed = place([Candidate(i, (Constraints(),)) for i in range(6)], lgs)
+    assert [p.task_id for p in placed] == [0, 1, 2, 3]  # 2 running, 2 queued
+    assert ledger.free_cores == 0 and ledger.free_queue == 0 and not lgs.index.has_room()
+    wide = place([Candidate(9, (Constraints(computing_units=2),))], lgs)
+    assert wide == []
+    ledger.release(0)  # the first queued task takes its core and slot
+    assert ledger.queued == {3: Constraints()} and ledger.free_cores == 0
+    assert ledger.free_queue == 1 and lgs.index.has_room()
+    assert place([Candidate(9, (Constraints(memory_size=1),))], lgs) == []  # not queueable
+    ledger.release(3)  # a queued task cancelled before it started
+    assert ledger.free_queue == 2 and ledger.free_cores == 0
+    for task_id in (1, 2):
+        ledger.release(task_id)
+    assert (ledger.free_cores, ledger.free_slots, ledger.free_queue) == (2, 2, 2)
+    assert not ledger.running and not ledger.queued and not ledger.held
