@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import os
-import pickle
 import signal
 import subprocess
 import threading
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 
 from hpcflow.agents import prestart, worker
-from hpcflow.agents.protocol import Assignment, Result
+from hpcflow.agents.protocol import Assignment, Result, recv_message, send_message
 
 
 @dataclass(eq=False)
@@ -94,7 +93,7 @@ class WorkerPool:
             procs = list(self._procs)
         for proc in procs:
             try:
-                proc.conn.send_bytes(pickle.dumps(None))
+                send_message(proc.conn, None)
             except OSError:
                 pass
         self._wake()
@@ -122,8 +121,7 @@ class WorkerPool:
         proc.task = assignment
         proc.deadline = time.monotonic() + assignment.time_out if assignment.time_out else None
         try:
-            proc.conn.send_bytes(pickle.dumps(replace(assignment, func=func),
-                                              protocol=pickle.HIGHEST_PROTOCOL))
+            send_message(proc.conn, replace(assignment, func=func))
         except OSError:
             pass  # the process died; its sentinel reports the task
 
@@ -154,7 +152,7 @@ class WorkerPool:
 
     def _receive(self, proc: _Proc) -> None:
         try:
-            result: Result = pickle.loads(proc.conn.recv_bytes())
+            result: Result = recv_message(proc.conn)
         except (EOFError, OSError):
             self._reap(proc)  # end of stream: the process died
             return

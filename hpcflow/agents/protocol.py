@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+import pickle
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only launched tasks carry these; unpickling one imports them
+    from multiprocessing.connection import Connection
+
     from hpcflow.graph.launch import LaunchSpec
     from hpcflow.graph.spec import ParamSpec
 
@@ -102,3 +105,27 @@ class Result:
     @property
     def duration(self) -> float:
         return max(0.0, self.ended - self.started)
+
+
+def send_message(conn: Connection, message: Any) -> None:
+    """Send an assignment or a result over a pipe to or from a task process, its data
+    (pickled values, refs) as pickle protocol 5 out-of-band buffers: one frame for the
+    rest, then one frame per buffer, written from the buffer itself (never joined)."""
+    if isinstance(message, Assignment):
+        message = replace(message, refs=tuple(map(pickle.PickleBuffer, message.refs)))
+    elif isinstance(message, Result):
+        message = replace(message, values=tuple(map(pickle.PickleBuffer, message.values)),
+                          writes=tuple(map(pickle.PickleBuffer, message.writes)))
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    conn.send_bytes(len(buffers).to_bytes(4, "little") + head)
+    for buffer in buffers:
+        conn.send_bytes(buffer.raw())
+
+
+def recv_message(conn: Connection) -> Any:
+    """Receive what :func:`send_message` sent; its data arrive as ``bytes``."""
+    frame = conn.recv_bytes()
+    count = int.from_bytes(frame[:4], "little")
+    buffers = [conn.recv_bytes() for _ in range(count)]
+    return pickle.loads(memoryview(frame)[4:], buffers=buffers)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from hpcflow.agents.protocol import Assignment, FilePrep, Result
+from hpcflow.agents.protocol import Assignment, FilePrep, Result, recv_message, send_message
 from hpcflow.errors import StopGroup
 
 HOST = socket.gethostname()
@@ -199,10 +199,9 @@ def serve(conn: Connection, app_dir: str) -> None:
     functions: dict[str, Callable[..., Any]] = {}
     while True:
         try:
-            data = conn.recv_bytes()
+            assignment: Assignment | None = recv_message(conn)
         except (EOFError, OSError):
             return
-        assignment: Assignment | None = pickle.loads(data)
         if assignment is None:
             return
         os.environ["OMP_NUM_THREADS"] = str(assignment.cores)
@@ -216,7 +215,7 @@ def serve(conn: Connection, app_dir: str) -> None:
         else:
             result = execute(assignment, func)
         try:
-            conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            send_message(conn, result)
         except OSError:
             return  # the agent is gone; nobody wants the result
 
