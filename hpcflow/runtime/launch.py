@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from hpcflow.config.site import load_site_config
 from hpcflow.errors import UsageError
 from hpcflow.runtime import context, wallclock
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
@@ -23,7 +22,6 @@ from hpcflow.runtime.session import Session, local_session
 from hpcflow.runtime.steps import StepSettings
 from hpcflow.runtime.walltime import ignore_walltime_signal
 from hpcflow.slurm.allocation import Allocation
-from hpcflow.slurm.srun import agents_step_argv
 
 
 @dataclass(frozen=True)
@@ -142,6 +140,9 @@ def _exit_now(status: int) -> None:
 def relaunch(path: str, args: Sequence[str], options: RunOptions, allocation: Allocation,
              env: Mapping[str, str]) -> int:
     """In a batch script: start one rank per node of the allocation with srun."""
+    from hpcflow.config.site import load_site_config  # batch scripts only: off start-up
+    from hpcflow.slurm.srun import agents_step_argv
+
     site = load_site_config(options.site, {}, env=env)
     rerun = ["-m", "hpcflow", "run", *_option_args(options), path, "--", *args]
     argv = agents_step_argv(allocation.nnodes, site.srun_mpi, sys.executable, rerun)

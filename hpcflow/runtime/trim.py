@@ -8,32 +8,33 @@ released keeps it near what is live, at the cost of a walk over the free lists.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from collections.abc import Callable
 
 TRIM_EVERY = 64 * 2**20  # bytes released between two trims
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
+    import ctypes  # at the first trim, not at start-up
+
     try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
     except (OSError, AttributeError):  # not glibc
         return None
-    return trim
 
 
 class Trimmer:
     """Counts released bytes; trims the heap every TRIM_EVERY of them."""
 
     def __init__(self) -> None:
-        self._trim = _malloc_trim()
+        self._trim: Callable[[int], int] | None = None
+        self._looked = False
         self._released = 0
 
     def released(self, size: int) -> None:
         self._released += size
         if self._released >= TRIM_EVERY:
             self._released = 0
+            if not self._looked:
+                self._trim, self._looked = _malloc_trim(), True
             if self._trim is not None:
                 self._trim(0)
