@@ -245,7 +245,7 @@ def _maybe(value: float | None) -> str:
 
 
 # -- the document -----------------------------------------------------------------------------
-def render(results: Any, meta: Meta) -> str:
+def render(results: Any, meta: Meta, before: tuple[Any, Meta] | None = None) -> str:
     names = [s.name for s in meta.systems]
     labels = {s.name: s.label for s in meta.systems}
     when = datetime.datetime.fromtimestamp(meta.started, datetime.UTC)
@@ -314,12 +314,18 @@ def render(results: Any, meta: Meta) -> str:
         add(f"- {labels.get(name, name)} {workload.upper()} was stopped after {limit:.0f} s "
             "(a known-slow cell, kept short to bound the suite): its figure is a lower bound.")
     add("")
+    raw: dict[str, Any] = {"meta": meta.to_dict(), "results": results.to_dict()}
+    if before is not None:
+        from benchmarks.compare import before_after  # it imports this module
+
+        before_after(lines, results, meta, *before)
+        raw["before"] = {"meta": before[1].to_dict(), "results": before[0].to_dict()}
     _ratios(lines, results, meta, names, labels)
     _extras(lines, results, meta)
     _targets(lines, results, meta)
     _reproduce(lines, meta)
     _method(lines, meta)
-    add(embed({"meta": meta.to_dict(), "results": results.to_dict()}))
+    add(embed(raw))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -504,9 +510,10 @@ def _method(lines: list[str], meta: Meta) -> None:
         "`add_task`, then driven as the master does, one event at a time: place all ready "
         "tasks on the `NodeLedger`s (with the master's locality map), complete the oldest "
         "running task (`release`, `finish`, `commit`), repeat. The loop stops after the "
-        f"budget ({meta.sizes.w6_budget:.0f} s) if it has not finished; decisions/s is "
-        "then over the part done. Memory: peak RSS growth (`getrusage`) per task of the "
-        "graph.")
+        f"budget ({meta.sizes.w6_budget:.0f} s) if it has not finished. Decisions/s = "
+        "tasks placed per second spent in `place()` (building the candidates with their "
+        "locality included); the whole-loop rate (placements and completions) is reported "
+        "beside it. Memory: peak RSS growth (`getrusage`) per task of the graph.")
     add("")
     add("| system | configuration | launched as |")
     add("|---|---|---|")

@@ -269,6 +269,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--from-report", metavar="MD",
                         help="measure nothing: re-render the raw results kept in report MD "
                              "(after a change of the report's layout) into --out")
+    parser.add_argument("--before", metavar="MD",
+                        help="an earlier report: add a table of hpcflow's figures then and now")
     args = parser.parse_args(argv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in args.systems if s not in SYSTEMS]
@@ -286,9 +288,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
+    before = None
+    if args.before:
+        old = extract(Path(args.before).read_text(encoding="utf-8"))
+        before = Results.from_dict(old["results"]), report.Meta.from_dict(old["meta"])
     if args.from_report:
         raw = extract(Path(args.from_report).read_text(encoding="utf-8"))
         results, meta = Results.from_dict(raw["results"]), report.Meta.from_dict(raw["meta"])
+        if before is None and "before" in raw:
+            old = raw["before"]
+            before = Results.from_dict(old["results"]), report.Meta.from_dict(old["meta"])
     else:
         command = " ".join(["python -m benchmarks.run", *map(shlex.quote, argv)])
         systems = [SYSTEMS[name] for name in args.systems]
@@ -299,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = report.Meta(command=command, started=started, wall=time.time() - started,
                            reps=args.reps, quick=args.quick, sizes=suite.sizes,
                            systems=systems, workloads=args.workloads, env=env)
-    text = report.render(results, meta)
+    text = report.render(results, meta, before)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

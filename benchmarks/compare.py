@@ -1,0 +1,52 @@
+"""hpcflow before and after a change: its medians from an earlier report beside this run's.
+
+``python -m benchmarks.run --before OLD.md`` reads the raw results embedded in an earlier
+report and adds a table of hpcflow's figures then and now (the earlier raw results are
+embedded in the new report too, so ``--from-report`` re-renders the table).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import asdict
+from typing import Any
+
+from benchmarks.report import EXTRA_METRICS, METRICS, Meta, median, num
+
+
+def before_after(
+    lines: list[str], results: Any, meta: Meta, before: Any, before_meta: Meta
+) -> None:
+    """Append the table: metric, unit, before, after, factor (> 1 = better now)."""
+    add = lines.append
+    when = datetime.datetime.fromtimestamp(before_meta.started, datetime.UTC)
+    versions = before_meta.env.get("versions", "") if before_meta.env else ""
+    sha = next(
+        (part.split()[1] for part in versions.split(", ") if part.startswith("hpcflow ")), "?"
+    )
+    add("### hpcflow before and after the hot-path work")
+    add("")
+    add(
+        f"Before: the report of {when:%Y-%m-%d %H:%M} UTC (hpcflow {sha}, "
+        f"`{before_meta.command}`, same machine); after: this run. Medians; the factor is "
+        "how many times better the figure is now (> 1: better)."
+    )
+    add("")
+    add("| figure | unit | before | after | factor |")
+    add("|---|---|---|---|---|")
+    for metric in (*METRICS, *EXTRA_METRICS):
+        old = median(before, "hpcflow", metric.key)
+        new = median(results, "hpcflow", metric.key)
+        if old is None and new is None:
+            continue
+        factor = "-"
+        if old and new:
+            ratio = new / old if metric.higher_is_better else old / new
+            factor = f"{ratio:.2f}x" if ratio < 10 else f"{ratio:,.0f}x"
+        label = metric.label.format(**asdict(meta.sizes))
+        add(f"| {label} | {metric.unit} | {_fig(old)} | {_fig(new)} | {factor} |")
+    add("")
+
+
+def _fig(value: float | None) -> str:
+    return "-" if value is None else num(value)
