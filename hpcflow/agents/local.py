@@ -70,6 +70,10 @@ class LocalAgent:
     def dispatch(self, assignment: Assignment) -> None:
         self._pool.submit(assignment)
 
+    def withdraw(self) -> list[int]:
+        """The queued tasks not started yet, taken back (the walltime drain)."""
+        return self._pool.withdraw()
+
     def kill(self, task_id: int, reason: str) -> None:
         self._pool.kill(task_id, reason)
 

@@ -76,6 +76,13 @@ class WorkerPool:
         if assignment.time_out:
             self._wake()  # the watcher must wait no longer than this deadline
 
+    def withdraw(self) -> list[int]:
+        """Take back the queued assignments no process has started; their task ids."""
+        with self._lock:
+            ids = [assignment.task_id for assignment in self._queue]
+            self._queue.clear()
+        return ids
+
     def kill(self, task_id: int, reason: str) -> None:
         """Kill the process running ``task_id``; its result reports ``reason``."""
         with self._lock:

@@ -24,6 +24,7 @@ from typing import Any
 
 from hpcflow.errors import HpcflowError
 from hpcflow.runtime.chain import continuation, drop_job
+from hpcflow.runtime.prefetch import withdraw_queued
 from hpcflow.slurm.client import SlurmClient
 
 #: The lead the batch script asked for (seconds), exported by the script.
@@ -140,6 +141,7 @@ class Walltime:
         self.drain.lead = lead
         self.master.events.emit("walltime", deadline=self.drain.deadline, job=job_id)
         self.master.draining = self.drain
+        withdraw_queued(self.master)  # prefetched tasks must pass the drain's test too
         if self.settings.continue_run and job_id and self.settings.run_dir:
             with self._lock:  # close() waits for it, and then sees the job to cancel
                 if not self.closed:
