@@ -32,6 +32,18 @@ def before_after(
         "how many times better the figure is now (> 1: better)."
     )
     add("")
+    add("What changed in between (issue 7's hot-path work): placement keeps an index of the "
+        "nodes with room (a lazy max-heap by free cores per task shape: O(log n) per "
+        "decision instead of a scan of every node); the master drops values nothing can ask "
+        "for any more (dropped futures, superseded versions), moves succeeded tasks' records "
+        "to a spool file in the run directory and trims the heap, and graph versions are "
+        "lighter; the local agent takes one queued task per task process (prefetch), handed "
+        "over by the pool without a round trip to the master; the event log encodes in its "
+        "writer thread; task-process messages carry data as pickle protocol 5 out-of-band "
+        "buffers; `hpcflow` is a lazy package, task processes import no launcher code and "
+        "`hpcflow run` starts them before importing the runtime. Other work merged in the "
+        "same period (checkpoints on by default, elasticity) is in the after figures too.")
+    add("")
     add("| figure | unit | before | after | factor |")
     add("|---|---|---|---|---|")
     for metric in (*METRICS, *EXTRA_METRICS):
