@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from hpcflow.config.site import load_site_config
 from hpcflow.errors import UsageError
 from hpcflow.runtime import context, wallclock
 from hpcflow.runtime.app import AppOutcome, check_app, report, run_app
@@ -140,8 +141,7 @@ def _exit_now(status: int) -> None:
 def relaunch(path: str, args: Sequence[str], options: RunOptions, allocation: Allocation,
              env: Mapping[str, str]) -> int:
     """In a batch script: start one rank per node of the allocation with srun."""
-    from hpcflow.config.site import load_site_config  # batch scripts only: off start-up
-    from hpcflow.slurm.srun import agents_step_argv
+    from hpcflow.slurm.srun import agents_step_argv  # batch scripts only: off start-up
 
     site = load_site_config(options.site, {}, env=env)
     rerun = ["-m", "hpcflow", "run", *_option_args(options), path, "--", *args]

@@ -15,6 +15,8 @@ from hpcflow.graph.states import TaskState
 def withdraw_queued(master: Any) -> int:
     """Put every task queued in an agent, not yet started, back in the ready queue."""
     withdrawn = 0
+    if not getattr(master, "_agents", None):  # nothing dispatched anywhere yet
+        return withdrawn
     with master._cond:
         for agent in list(master._agents.values()):
             withdraw = getattr(agent, "withdraw", None)

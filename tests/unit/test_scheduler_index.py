@@ -43,9 +43,9 @@ ARM = dict(architecture="aarch64", processor_type="ARM A64FX")
     ],
 )
 def test_best_node(free, c, exclude, expected):
-    lgs = NodeLedgers(
-        [NodeLedger(NodeResources("a", 4, 8, **X86)), NodeLedger(NodeResources("b", 4, 64, **ARM))]
-    )
+    gromacs = frozenset({"gromacs"})
+    lgs = NodeLedgers([NodeLedger(NodeResources("a", 4, 8, **X86)),
+                       NodeLedger(NodeResources("b", 4, 64, **ARM, software=gromacs))])
     for name, cores in free.items():
         if cores < 4:
             lgs[name].reserve(100 + cores, Constraints(computing_units=4 - cores))
