@@ -158,13 +158,14 @@ class SlurmClient:
             raise
 
     def accounting_info(self, job_id: str) -> JobInfo | None:
-        """Final record of ``job_id`` from ``sacct``; None if unknown or no slurmdbd."""
+        """Final record of ``job_id`` from ``sacct``; None if unknown or no slurmdbd.
+        A resized job has one record per size (``RESIZING`` first): the last one counts."""
         try:
             jobs = parse_sacct(self._run(srun.sacct_argv(job_id)))
         except SlurmCommandError:
             return None  # sacct missing, accounting storage disabled or slurmdbd down
         exact = [job for job in jobs if job.job_id == str(job_id)]
-        return next(iter(exact), None)
+        return exact[-1] if exact else None
 
     def cancel(self, job_id: str, signal: str | None = None, *, full: bool = False) -> bool:
         """Cancel (or signal) a job; False if it had already ended, True otherwise."""

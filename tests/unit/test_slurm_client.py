@@ -128,6 +128,14 @@ def test_accounting_info_without_slurmdbd_is_none() -> None:
     assert info is not None and info.state is JobState.TIMEOUT
 
 
+def test_accounting_info_of_a_resized_job_is_its_last_record() -> None:
+    rows = ("7|RESIZING|0:0|2|debug|node[1-2]|None|/w|j\n"
+            "7|COMPLETED|0:0|1|debug|node1|None|/w|j\n")
+    client, _ = client_with(sacct=Result(0, rows))
+    info = client.accounting_info("7")
+    assert info is not None and info.state is JobState.COMPLETED and info.nodes == ("node1",)
+
+
 def test_cancel() -> None:
     client, runner = client_with(scancel=Result(0))
     assert client.cancel("5") is True
