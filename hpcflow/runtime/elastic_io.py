@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hpcflow.config.site import SiteConfig
 from hpcflow.errors import UsageError
@@ -14,6 +15,7 @@ from hpcflow.graph.states import TaskState
 from hpcflow.runtime.chain import write_private
 from hpcflow.runtime.master import Master
 from hpcflow.scheduler.placement import feasible
+from hpcflow.scheduler.resources import NodeResources
 from hpcflow.scheduler.scaling import NodeShape, ScalingPolicy
 from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.extension import ExtensionSettings
@@ -38,29 +40,43 @@ class Demand:
 
 
 def sample(master: Master, unknown_s: float) -> Demand:
-    """The master's demand now; call with ``master._cond`` held."""
+    """The master's demand now; call with ``master._cond`` held. Each task function is
+    weighed and checked against the live nodes once per sample."""
     nodes = master.nodes()
     ready = list(master._ready_hi) + list(master._ready)
     core_s, shapes, weights = 0.0, [], []
+    seen: dict[int, tuple[float, NodeShape | None]] = {}
     for task_id in ready[:MAX_SCAN]:
-        record = master.records[task_id]
-        spec = record.definition.spec
-        stats = master.stats.get(spec.name)
-        seconds = stats.mean if stats is not None and stats.count else unknown_s
-        weight = spec.constraints.computing_units * seconds
-        core_s += weight
-        weights.append(weight)
-        versions = [v.spec.constraints for v in record.definition.versions()]
-        if nodes and not feasible(versions, nodes):
-            shapes.append(NodeShape(max(c.computing_units for c in versions),
-                                    gpus=max(c.gpus for c in versions),
-                                    memory_gb=max(c.memory_size for c in versions)))
+        definition = master.records[task_id].definition
+        known = seen.get(id(definition))
+        if known is None:
+            known = seen[id(definition)] = _weigh(master, definition, nodes, unknown_s)
+        core_s += known[0]
+        weights.append(known[0])
+        if known[1] is not None:
+            shapes.append(known[1])
     if len(ready) > MAX_SCAN and weights:
         core_s *= len(ready) / MAX_SCAN
     pending = master.graph.counts()[TaskState.PENDING]
     mean = core_s / len(ready) if ready else unknown_s
     free = sum(lg.free_cores for lg in master._ledgers.values() if lg.usable)
     return Demand(core_s, pending * mean, len(ready), free, tuple(shapes))
+
+
+def _weigh(master: Master, definition: Any, nodes: list[NodeResources], unknown_s: float
+            ) -> tuple[float, NodeShape | None]:
+    """Core-seconds of one call of ``definition``, and the node shape it needs when no
+    live node can run it."""
+    spec = definition.spec
+    stats = master.stats.get(spec.name)
+    seconds = stats.mean if stats is not None and stats.count else unknown_s
+    versions = [v.spec.constraints for v in definition.versions()]
+    shape = None
+    if nodes and not feasible(versions, nodes):
+        shape = NodeShape(max(c.computing_units for c in versions),
+                          gpus=max(c.gpus for c in versions),
+                          memory_gb=max(c.memory_size for c in versions))
+    return spec.constraints.computing_units * seconds, shape
 
 
 def elastic_range(env: Mapping[str, str]) -> tuple[int, int] | None:

@@ -7,12 +7,16 @@ from types import SimpleNamespace
 import pytest
 from fake_slurm import FakeRunner, Result
 
+from hpcflow import constraint, task
 from hpcflow.agents.join import extension_rank
+from hpcflow.runtime import context
 from hpcflow.runtime.elastic import ElasticConfig, ElasticController
+from hpcflow.runtime.elastic_io import sample
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.master import Master
+from hpcflow.runtime.report import FunctionStats
 from hpcflow.scheduler.resources import NodeResources
-from hpcflow.scheduler.scaling import Action, ScalingPolicy
+from hpcflow.scheduler.scaling import Action, NodeShape, ScalingPolicy
 from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.extension import ExtensionSettings
 
@@ -225,3 +229,34 @@ def test_a_join_ends_the_backoff(world):
     assert controller.admit(extension_rank("200", 0), NodeResources("n3", 4, 8.0))
     controller.tick()
     assert controller._failed == 0 and controller._grow_cap is None
+
+
+@task(returns=1)
+def _short(x):
+    return x
+
+
+@constraint(computing_units=8)
+@task(returns=1)
+def _wide(x):
+    return x
+
+
+def test_demand_is_weighed_by_measured_means_and_names_unplaceable_shapes():
+    master = Master()
+    for name in ("n1", "n2"):
+        master.add_agent(Agent(name))
+        master._ledgers[name].free_cores = 0  # busy: calls stay ready
+    with context.installed(master):
+        for i in range(3):
+            _short(i)
+    master.stats["_short"] = FunctionStats(count=2, total=5.0)
+    with master._cond:
+        demand = sample(master, unknown_s=1.0)
+        assert demand.ready_tasks == 3 and demand.ready_core_s == pytest.approx(7.5)
+        assert demand.unplaceable == () and demand.free_cores == 0
+        master._ready[999] = None  # a call no live node can run (its node was lost)
+        master.records[999] = SimpleNamespace(definition=_wide)
+        demand = sample(master, unknown_s=1.0)
+    assert demand.ready_core_s == pytest.approx(7.5 + 8.0)
+    assert demand.unplaceable == (NodeShape(8),)
