@@ -22,31 +22,52 @@ def _env(testbed, tmp_path: Path) -> dict[str, str]:
     return {**testbed.env, "XDG_CONFIG_HOME": str(xdg)}
 
 
+def _enqueue(env: dict[str, str], tmp_path: Path, job_ids: list[str], nodes: int,
+             app: str, *args: str) -> tuple[Path, dict]:
+    """enqueue_compss APP, follow the job to its end; its run directory and RESULT."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "compat" / "bin" / "enqueue_compss"), f"--num_nodes={nodes}",
+         "--exec_time=5", "--job_name=enqueue-compss-test", str(APPS / f"{app}.py"), *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL)
+    job_ids += re.findall(r"^submitted job (\d+)$", done.stdout + done.stderr, re.M)
+    assert done.returncode == 0 and job_ids, done.stdout + done.stderr
+    run_dir = Path(re.search(r"^run directory (/\S+)$", done.stdout + done.stderr,
+                             re.M).group(1))  # type: ignore[union-attr]
+    script = (run_dir / "job.sbatch").read_text()
+    assert f"#SBATCH --nodes={nodes}" in script and "--compat=pycompss" in script
+    follow = subprocess.run([sys.executable, "-m", "hpcflow", "logs", "-f", job_ids[-1]],
+                            cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=150, stdin=subprocess.DEVNULL)
+    lines = [x for x in follow.stdout.splitlines() if x.startswith("RESULT ")]
+    assert lines, follow.stdout + follow.stderr
+    return run_dir, json.loads(lines[-1][7:])
+
+
 def test_enqueue_compss_runs_an_unmodified_app_on_two_nodes(testbed, tmp_path):
     env = _env(testbed, tmp_path)
     job_ids: list[str] = []
     try:
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "compat" / "bin" / "enqueue_compss"), "--num_nodes=2",
-             "--exec_time=5", "--job_name=enqueue-compss-test", str(APPS / "matmul_objects.py"),
-             "3", "8"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-            stdin=subprocess.DEVNULL)
-        job_ids += re.findall(r"^submitted job (\d+)$", done.stdout + done.stderr, re.M)
-        assert done.returncode == 0 and job_ids, done.stdout + done.stderr
-        run_dir = Path(re.search(r"^run directory (/\S+)$", done.stdout + done.stderr,
-                                 re.M).group(1))  # type: ignore[union-attr]
-        script = (run_dir / "job.sbatch").read_text()
-        assert "#SBATCH --nodes=2" in script and "--compat=pycompss" in script
-        follow = subprocess.run([sys.executable, "-m", "hpcflow", "logs", "-f", job_ids[0]],
-                                cwd=tmp_path, env=env, capture_output=True, text=True,
-                                timeout=150, stdin=subprocess.DEVNULL)
-        lines = [x for x in follow.stdout.splitlines() if x.startswith("RESULT ")]
-        assert lines and json.loads(lines[-1][7:]) == {"ok": True, "types": ["ndarray"]}, \
-            follow.stdout + follow.stderr
+        run_dir, out = _enqueue(env, tmp_path, job_ids, 2, "matmul_objects", "3", "8")
+        assert out == {"ok": True, "types": ["ndarray"]}
         status = json.loads((run_dir / "status.json").read_text())
         assert status["exit_status"] == 0 and len(status["nodes"]) == 2, status
         rows = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
         assert len({r["node"] for r in rows if r["state"] == "done"}) == 2  # both nodes worked
+    finally:
+        for job_id in job_ids:
+            subprocess.run(["scancel", job_id], env=testbed.env, timeout=10, check=False,
+                           capture_output=True)
+
+
+def test_app_software_of_the_site_reaches_the_job(testbed, tmp_path):
+    """The testbed site declares software tags; the job's agents offer them."""
+    env = _env(testbed, tmp_path)
+    job_ids: list[str] = []
+    try:
+        _, out = _enqueue(env, tmp_path, job_ids, 1, "constraint_exprs_app")
+        assert out["tools"] == "ran" and out["threads"] == [1, 2]
+        assert out["gnuplot"].startswith("task plot needs software gnuplot, which no node")
     finally:
         for job_id in job_ids:
             subprocess.run(["scancel", job_id], env=testbed.env, timeout=10, check=False,
