@@ -8,7 +8,10 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "tests" / "behaviour" / "pycompss_apps"
@@ -44,31 +47,30 @@ def _enqueue(env: dict[str, str], tmp_path: Path, job_ids: list[str], nodes: int
     return run_dir, json.loads(lines[-1][7:])
 
 
-def test_enqueue_compss_runs_an_unmodified_app_on_two_nodes(testbed, tmp_path):
-    env = _env(testbed, tmp_path)
-    job_ids: list[str] = []
+@pytest.fixture
+def job_ids(testbed) -> Iterator[list[str]]:
+    """The jobs a test submitted: cancelled when it ends, whatever happened."""
+    ids: list[str] = []
     try:
-        run_dir, out = _enqueue(env, tmp_path, job_ids, 2, "matmul_objects", "3", "8")
-        assert out == {"ok": True, "types": ["ndarray"]}
-        status = json.loads((run_dir / "status.json").read_text())
-        assert status["exit_status"] == 0 and len(status["nodes"]) == 2, status
-        rows = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
-        assert len({r["node"] for r in rows if r["state"] == "done"}) == 2  # both nodes worked
+        yield ids
     finally:
-        for job_id in job_ids:
+        for job_id in ids:
             subprocess.run(["scancel", job_id], env=testbed.env, timeout=10, check=False,
                            capture_output=True)
 
 
-def test_app_software_of_the_site_reaches_the_job(testbed, tmp_path):
+def test_enqueue_compss_runs_an_unmodified_app_on_two_nodes(testbed, tmp_path, job_ids):
+    run_dir, out = _enqueue(_env(testbed, tmp_path), tmp_path, job_ids, 2, "matmul_objects",
+                            "3", "8")
+    assert out == {"ok": True, "types": ["ndarray"]}
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["exit_status"] == 0 and len(status["nodes"]) == 2, status
+    rows = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert len({r["node"] for r in rows if r["state"] == "done"}) == 2  # both nodes worked
+
+
+def test_app_software_of_the_site_reaches_the_job(testbed, tmp_path, job_ids):
     """The testbed site declares software tags; the job's agents offer them."""
-    env = _env(testbed, tmp_path)
-    job_ids: list[str] = []
-    try:
-        _, out = _enqueue(env, tmp_path, job_ids, 1, "constraint_exprs_app")
-        assert out["tools"] == "ran" and out["threads"] == [1, 2]
-        assert out["gnuplot"].startswith("task plot needs software gnuplot, which no node")
-    finally:
-        for job_id in job_ids:
-            subprocess.run(["scancel", job_id], env=testbed.env, timeout=10, check=False,
-                           capture_output=True)
+    _, out = _enqueue(_env(testbed, tmp_path), tmp_path, job_ids, 1, "constraint_exprs_app")
+    assert out["tools"] == "ran" and out["threads"] == [1, 2]
+    assert out["gnuplot"].startswith("task plot needs software gnuplot, which no node")
