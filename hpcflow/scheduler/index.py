@@ -65,7 +65,10 @@ class FreeIndex:
     def changed(self, ledger: NodeLedger) -> None:
         """``ledger`` reserved or released something: index its new free cores."""
         name = ledger.node.name
-        if not ledger.has_room or self._current.get(name) is not ledger:
+        if not (ledger.alive and not ledger.draining
+                and ((ledger.free_slots > 0 and ledger.free_cores > 0) or ledger.free_queue > 0)):
+            return  # no room: not indexed (``has_room``, inlined on this hot path)
+        if self._current.get(name) is not ledger:
             return
         entry = (-ledger.free_cores, self._order[name], next(self._ticks), ledger)
         heapq.heappush(self._any, entry)

@@ -58,8 +58,10 @@ def place(candidates: Iterable[Candidate], ledgers: Mapping[str, NodeLedger]) ->
     placements: list[Placement] = []
     held: set[str] = set()  # nodes kept free for a whole-node task that must wait
     scanned = 0
-    room = index.has_room()
+    room: bool | None = None  # None: to be looked up before the next candidate
     for cand in candidates:
+        if room is None:
+            room = index.has_room(held)
         if not room:  # only a placement or a node held back takes room away
             break
         placement = _place_one(cand, ledgers, index, held)
@@ -67,13 +69,14 @@ def place(candidates: Iterable[Candidate], ledgers: Mapping[str, NodeLedger]) ->
             scanned += 1
             if scanned >= MAX_SCAN:
                 break
-            room = not held or index.has_room(held)
+            if held:
+                room = None
             continue
         if notify:
             for name in placement.nodes:
                 index.changed(ledgers[name])
         placements.append(placement)
-        room = index.has_room(held)
+        room = None
     return placements
 
 
@@ -110,7 +113,7 @@ def _local_best(cand: Candidate, constraints: Constraints, ledgers: Mapping[str,
         ledger = ledgers.get(name)
         if ledger is None or not ledger.fits(constraints):
             continue
-        key = (held_bytes, ledger.free_cores, -index.order(name))
+        key = (held_bytes, ledger.free_cores, -index._order[name])
         if best is None or key > best_key:
             best, best_key = ledger, key
     return best

@@ -91,11 +91,17 @@ class NodeLedger:
         return self.alive and not self.draining
 
     def fits(self, c: Constraints) -> bool:
-        if not (self.usable and matches(c.processor_architecture, self.node.architecture)
+        if not self.alive or self.draining:
+            return False
+        if (c.processor_architecture or c.processor_type or c.app_software) and not (
+                matches(c.processor_architecture, self.node.architecture)
                 and matches(c.processor_type, self.node.processor_type)
                 and c.app_software <= self.node.software):
             return False
-        return self._fits_now(c) or (self.free_queue > 0 and queueable(c))
+        if (self.free_slots > 0 and c.computing_units <= self.free_cores
+                and c.memory_size <= self.free_memory_gb + 1e-9 and c.gpus <= self.free_gpus):
+            return True
+        return self.free_queue > 0 and queueable(c)
 
     def _fits_now(self, c: Constraints) -> bool:
         return (self.free_slots > 0 and c.computing_units <= self.free_cores
