@@ -405,8 +405,10 @@ class Master(Waiting, Holding, Groups):
             for version in step.commits:
                 self._commit(version)
                 todo.append(self.graph.commit(version))
-                if version.key[0] == "file" and version.writer in self.records:
-                    self.finished.maybe_retire(self.records[version.writer])
+                if version.key[0] == "file" or version.share is not None:  # all writers
+                    for writer in version.members or (version.writer,):
+                        if writer in self.records:
+                            self.finished.maybe_retire(self.records[writer])
             for task_id in step.ready:
                 self._enqueue(task_id)
             for task_id in step.cancelled:

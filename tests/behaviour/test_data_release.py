@@ -1,4 +1,5 @@
-"""IN_DELETE: the runtime lets go of the object once the task has read it."""
+"""What the master lets go of: IN_DELETE values once read, COMMUTATIVE writers once their
+group ends."""
 
 from __future__ import annotations
 
@@ -39,3 +40,18 @@ def test_a_plain_in_keeps_the_value(runtime):
     barrier()
     assert [v for v in runtime._store if v.key == produced.key]
     assert wait_on(produced) == list(range(10))
+
+
+def test_commutative_writers_leave_the_master_when_their_group_ends(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parent / "apps" / "commutative_release.py"
+    done = subprocess.run([sys.executable, "-m", "hpcflow", "run", "--quiet", "--workers", "2",
+                           "--run-dir", str(tmp_path / "run"), str(app)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    assert json.loads(line[7:]) == {"values": list(range(20)), "records": 0}
