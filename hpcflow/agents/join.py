@@ -85,7 +85,7 @@ def join(run_dir: str, env: Mapping[str, str]) -> int:
     from hpcflow.agents.tcp import TcpHub
 
     info = read_join_info(run_dir)
-    job_id = env.get("SLURM_JOB_ID", "")
+    job_id = env.get("HPCFLOW_JOIN_BLOCK") or env.get("SLURM_JOB_ID", "")  # merged: B
     procid = env.get("SLURM_PROCID", "0")
     if not job_id.isdigit() or not procid.isdigit():
         raise HpcflowError("hpcflow.agents.join runs inside an extension job's srun step")

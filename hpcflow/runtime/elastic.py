@@ -10,6 +10,8 @@ still pending, walltime left), asks :func:`hpcflow.scheduler.scaling.decide`, an
 - shrinks by draining nodes (no new tasks; running ones finish), stopping their agents,
   then ``scontrol update JobId=<main> NodeList=<kept>`` or ``scancel`` of an extension
   job; the master's node is never released;
+- or, opt-in where the site permits job expansion, merges the nodes into the main job
+  (``hpcflow.runtime.expansion``) and releases them like the main job's own;
 - quarantines nodes whose agent was lost (killed, node DOWN, extension job ended): they
   are excluded from later extension jobs and refused if they try to join again.
 
@@ -66,6 +68,7 @@ class Block:
     names: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)  # joined nodes since released or lost
     ended: bool = False
+    merged: bool = False  # its nodes were merged into the main job (job expansion)
 
     @property
     def waiting(self) -> int:
@@ -85,6 +88,7 @@ class ElasticConfig:
     settings: ExtensionSettings
     policy: ScalingPolicy = field(default_factory=ScalingPolicy)
     pending_timeout: float = 60.0
+    expansion: Any = None  # an Expansion when growing by job expansion (opt-in)
 
 
 class ElasticController:
@@ -168,6 +172,9 @@ class ElasticController:
     def cancel_all(self) -> None:
         """Cancel every extension job still known to Slurm: none is left behind."""
         for block in list(self.blocks.values()):
+            if block.merged:
+                self.config.expansion.stop(block.job_id)
+                block.ended = True
             if block.ended:
                 continue
             try:
@@ -206,9 +213,9 @@ class ElasticController:
         self._released.discard(name)
         self._retired.pop(name, None)
         self._seen_dead.discard(name)
-        self._emit("joined", f"{name} of extension job {block.job_id} joined "
-                   f"{latency:.1f} s after sbatch", node=name, job=block.job_id,
-                   latency=round(latency, 3))
+        self._emit("joined", f"{name} of {'merged allocation' if block.merged else 'extension job'}"
+                   f" {block.job_id} joined {latency:.1f} s after the grow", node=name,
+                   job=block.job_id, latency=round(latency, 3))
         if first:  # learn how long a grow takes to pay off
             startup = 0.5 * self.policy.startup_s + 0.5 * latency
             self.policy = replace(self.policy, startup_s=max(1.0, startup))
@@ -301,7 +308,12 @@ class ElasticController:
         self._give_back([name], "lost")
 
     def _poll_blocks(self, now: float) -> None:
-        live = [b for b in self.blocks.values() if not b.ended]
+        for block in [b for b in self.blocks.values() if b.merged and not b.ended]:
+            if not self.config.expansion.running(block.job_id):
+                block.ended = True
+            elif block.waiting and now - block.submitted > self.config.pending_timeout:
+                self._overdue(block, JobState.RUNNING, "merged", now)
+        live = [b for b in self.blocks.values() if not b.ended and not b.merged]
         if not live:
             return
         jobs = {j.job_id: j for j in self.client.queue([b.job_id for b in live])}
@@ -321,7 +333,10 @@ class ElasticController:
         missing = block.waiting
         block.nodes = len(block.names)
         if not block.names:
-            self.client.cancel(block.job_id)
+            if block.merged:
+                self.config.expansion.stop(block.job_id)
+            else:
+                self.client.cancel(block.job_id)
             block.ended = True
         what = "pending" if state is JobState.PENDING else f"{state.value}, agents missing"
         self._grow_failed(now, missing, f"extension job {block.job_id} {what} after "
@@ -346,10 +361,13 @@ class ElasticController:
     # -- growing ------------------------------------------------------------------------
     def _grow(self, decision: ScaleDecision, now: float) -> None:
         count = min(decision.count, self._grow_cap or decision.count)
+        if self.config.expansion is not None:
+            self._merge(count, decision.reason, now)
+            return
         shape = decision.shape or NodeShape(1)
         left = DEFAULT_EXTENSION_S if self._deadline is None else self._deadline - now
         script = extension_script(
-            _sized(self.config.settings, shape), nodes=count, seconds=left,
+            self.config.settings.at_least(shape.cores, shape.gpus), nodes=count, seconds=left,
             run_dir=self.config.run_dir, exclude=sorted(self.quarantined),
             constraint=shape.constraint, partition=shape.partition)
         path = elastic_dir(self.config.run_dir) / f"extension-{len(self.blocks) + 1}.sbatch"
@@ -364,6 +382,20 @@ class ElasticController:
         self._changed_at = now
         self._emit("grow", f"submitted extension job {job_id} for {count} node(s): "
                    f"{decision.reason}", job=job_id, nodes=count)
+
+    def _merge(self, count: int, reason: str, now: float) -> None:
+        try:
+            block, nodes = self.config.expansion.grow(count, sorted(self.quarantined),
+                                                      self._main)
+        except SlurmCommandError as exc:
+            self._grow_failed(now, count, f"job expansion failed: {_one_line(exc)}")
+            return
+        self.blocks[block] = Block(block, len(nodes), now, merged=True)
+        self._main += nodes
+        self._changed_at = now
+        self._emit("grow", f"merged {','.join(nodes) or 'no node'} into job "
+                   f"{self.config.job_id} (allocation {block}): {reason}", job=block,
+                   nodes=len(nodes), merged=True)
 
     def _grow_failed(self, now: float, count: int, why: str) -> None:
         self._failed += 1
@@ -415,6 +447,11 @@ class ElasticController:
                            job=block_id)
 
     def _shrink(self, block_id: str, gone: list[str], why: str) -> None:
+        merged = self.blocks.get(block_id)
+        if merged is not None and merged.merged:
+            merged.gone.update(gone)
+            merged.ended = merged.ended or merged.names <= merged.gone
+            block_id = "main"
         if block_id == "main":
             gone = [name for name in gone if name in self._main]
             if not gone:
@@ -451,15 +488,6 @@ class ElasticController:
 
     def _emit(self, what: str, reason: str, **fields: Any) -> None:
         self.master.events.emit("elastic", what=what, reason=reason, **fields)
-
-
-def _sized(settings: ExtensionSettings, shape: NodeShape) -> ExtensionSettings:
-    """The main job's settings, with at least the cores and GPUs of ``shape``."""
-    cores = max(shape.cores, settings.cpus_per_node or 0)
-    gpus = max(shape.gpus, settings.gpus_per_node)
-    if cores == (settings.cpus_per_node or 0) and gpus == settings.gpus_per_node:
-        return settings
-    return replace(settings, cpus_per_node=cores, gpus_per_node=gpus)
 
 
 def _one_line(exc: SlurmCommandError) -> str:

@@ -16,6 +16,7 @@ from hpcflow.runtime.elastic_io import (
     pending_timeout,
     policy_from_env,
 )
+from hpcflow.runtime.expansion import Expansion
 from hpcflow.slurm.allocation import Allocation
 from hpcflow.slurm.client import SlurmClient, cwd_runner
 
@@ -34,15 +35,19 @@ def make_elastic(session: Any, agents: Any, hub: Any, run_dir: str, app_dir: str
         raise HpcflowError("an elastic run needs HPCFLOW_ELASTIC, a Slurm job and the TCP "
                            "transport (HPCFLOW_TRANSPORT=tcp)")
     assert hub.address is not None
-    config = ElasticConfig(
-        minimum=span[0], maximum=span[1], job_id=allocation.job_id, run_dir=run_dir,
-        master_node=node_name(dict(env)), main_nodes=allocation.nodelist,
-        settings=extension_settings(run_dir, env, sys.executable),
-        policy=policy_from_env(env), pending_timeout=pending_timeout(env))
-    write_join_info(run_dir, JoinInfo(hub.address[0], hub.address[1], hub.authkey, app_dir))
+    settings = extension_settings(run_dir, env, sys.executable)
     clean = {k: v for k, v in env.items()
              if k == "SLURM_CONF" or not k.startswith(_JOB_VARIABLES)}
     client = SlurmClient(runner=cwd_runner(str(elastic_dir(run_dir)), clean), timeout=20.0)
+    expansion = None
+    if env.get("HPCFLOW_ELASTIC_EXPAND") == "1":  # the site permits job expansion
+        expansion = Expansion(client, settings, allocation.job_id, run_dir, clean)
+    config = ElasticConfig(
+        minimum=span[0], maximum=span[1], job_id=allocation.job_id, run_dir=run_dir,
+        master_node=node_name(dict(env)), main_nodes=allocation.nodelist, settings=settings,
+        policy=policy_from_env(env), pending_timeout=pending_timeout(env),
+        expansion=expansion)
+    write_join_info(run_dir, JoinInfo(hub.address[0], hub.address[1], hub.authkey, app_dir))
     controller = ElasticController(session.master, config, client, byes=lambda: {
         agents.names[r] for r in set(agents.byes) if r in agents.names})
     agents.admit = controller.admit

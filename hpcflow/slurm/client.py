@@ -16,7 +16,9 @@ from typing import Protocol
 from hpcflow.errors import SlurmCommandError
 from hpcflow.slurm import srun
 from hpcflow.slurm.extension import (
+    merge_argvs,
     node_states_argv,
+    parse_granted,
     parse_node_states,
     parse_time_left,
     resize_argv,
@@ -113,6 +115,11 @@ class SlurmClient:
 
     def _run(self, argv: Sequence[str], *, timeout: float | None = None) -> str:
         """Run ``argv``; return stdout, or raise SlurmCommandError (or a subclass)."""
+        return self._run_both(argv, timeout=timeout)[0]
+
+    def _run_both(self, argv: Sequence[str], *, timeout: float | None = None
+                  ) -> tuple[str, str]:
+        """Run ``argv``; return stdout and stderr, or raise SlurmCommandError."""
         argv = list(argv)
         limit = self.timeout if timeout is None else timeout
         try:
@@ -124,7 +131,7 @@ class SlurmClient:
         stdout, stderr = _text(result.stdout), _text(result.stderr)
         if result.returncode != 0:
             raise SlurmCommandError(argv, result.returncode, stdout, stderr)
-        return stdout
+        return stdout, stderr
 
     def submit(self, script_path: str | os.PathLike[str], dependency: str | None = None) -> str:
         """Submit a batch script with ``sbatch --parsable`` (and ``--dependency``); return
@@ -180,6 +187,19 @@ class SlurmClient:
     def resize(self, job_id: str, kept: Sequence[str]) -> None:
         """Shrink ``job_id`` to the nodes ``kept`` (steps on the others are SIGKILLed)."""
         self._run(resize_argv(job_id, kept))
+
+    def expand(self, main_job: str, salloc: Sequence[str], timeout: float) -> str:
+        """Allocate with ``salloc`` (``--dependency=expand:MAIN``) and merge the nodes into
+        ``main_job``; the id of the (now cancelled) allocation that brought them."""
+        out, err = self._run_both(salloc, timeout=timeout)
+        extra = parse_granted(f"{out}\n{err}")
+        try:
+            for argv in merge_argvs(main_job, extra):
+                self._run(argv)
+        except SlurmCommandError:
+            self.cancel(extra)  # never leave the helper allocation behind
+            raise
+        return extra
 
     def time_left(self, job_id: str) -> float | None:
         """Seconds left before ``job_id`` hits its time limit; None if unlimited/unknown."""

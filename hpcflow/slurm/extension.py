@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hpcflow.errors import UsageError
@@ -26,6 +26,8 @@ from hpcflow.slurm.srun import agents_step_argv, check_job_id, python_argv
 JOIN_MODULE = "hpcflow.agents.join"
 #: Name of the agents step of an extension job.
 EXTENSION_STEP = "hpcflow-ext-agents"
+#: Name of the step of agents on nodes merged into the main job.
+MERGED_STEP = "hpcflow-merged-agents"
 #: Shortest walltime an extension job asks for.
 MIN_EXTENSION_S = 60
 
@@ -49,6 +51,14 @@ class ExtensionSettings:
     modules: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     extra: Mapping[str, OptionValue] = field(default_factory=dict, hash=False)
+
+    def at_least(self, cores: int, gpus: int) -> ExtensionSettings:
+        """These settings with at least ``cores`` CPUs and ``gpus`` GPUs per node."""
+        have = self.cpus_per_node or 0
+        if cores <= have and gpus <= self.gpus_per_node:
+            return self
+        return replace(self, cpus_per_node=max(cores, have),
+                       gpus_per_node=max(gpus, self.gpus_per_node))
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "modules": list(self.modules), "env": dict(self.env),
@@ -87,6 +97,49 @@ def extension_launch(settings: ExtensionSettings, nodes: int, run_dir: str) -> l
     python_argv(settings.python)  # validated here, split by agents_step_argv
     return agents_step_argv(nodes, None, settings.python, ["-m", JOIN_MODULE, run_dir],
                             job_name=EXTENSION_STEP)
+
+
+def expand_argv(settings: ExtensionSettings, *, nodes: int, main_job: str,
+                exclude: Sequence[str] = (), immediate: int = 10) -> list[str]:
+    """``salloc --no-shell --dependency=expand:MAIN``: nodes to merge into the main job
+    (needs ``SchedulerParameters=permit_job_expansion``); gives up after ``immediate`` s."""
+    argv = ["salloc", "--no-shell", f"--nodes={nodes}", "--ntasks-per-node=1",
+            f"--dependency=expand:{check_job_id(main_job)}", f"--immediate={immediate}",
+            f"--job-name={settings.job_name}-expand"]
+    for option, value in (("partition", settings.partition), ("account", settings.account),
+                          ("qos", settings.qos), ("mem", settings.mem_per_node)):
+        if value:
+            argv.append(f"--{option}={value}")
+    if settings.cpus_per_node:
+        argv.append(f"--cpus-per-task={settings.cpus_per_node}")
+    if settings.gpus_per_node:
+        argv.append(f"--gpus-per-node={settings.gpus_per_node}")
+    if exclude:
+        argv.append("--exclude=" + ",".join(_checked_nodes(exclude)))
+    return argv
+
+
+def merge_argvs(main_job: str, extra_job: str) -> list[list[str]]:
+    """Hand ``extra_job``'s nodes to ``main_job``: the three commands, in order."""
+    main, extra = check_job_id(main_job), check_job_id(extra_job)
+    return [["scontrol", "update", f"JobId={extra}", "NumNodes=0"], ["scancel", extra],
+            ["scontrol", "update", f"JobId={main}", "NumNodes=ALL"]]
+
+
+def parse_granted(text: str) -> str:
+    """The job id in salloc's ``Granted job allocation N``."""
+    match = re.search(r"Granted job allocation ([0-9]+)", text)
+    if not match:
+        raise UsageError(f"salloc did not say which allocation it granted: {text[:200]!r}")
+    return match.group(1)
+
+
+def merged_agents_argv(settings: ExtensionSettings, main_job: str, nodes: Sequence[str],
+                       run_dir: str) -> list[str]:
+    """The step that starts one joining agent on each node merged into the main job."""
+    argv = agents_step_argv(len(nodes), None, settings.python, ["-m", JOIN_MODULE, run_dir],
+                            nodelist=_checked_nodes(nodes), job_name=MERGED_STEP)
+    return [argv[0], f"--jobid={check_job_id(main_job)}", "--overlap", *argv[1:]]
 
 
 def extension_time(seconds: float) -> str:

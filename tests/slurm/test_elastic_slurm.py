@@ -178,6 +178,27 @@ def test_f_hpcflow_cancel_also_cancels_the_extension_jobs(testbed, env, tmp_path
         run.cleanup()
 
 
+def test_g_job_expansion_merges_the_nodes_into_the_main_job(testbed, env, tmp_path):
+    # The testbed sets SchedulerParameters=permit_job_expansion; most sites do not.
+    env = {**env, "HPCFLOW_ELASTIC_EXPAND": "1"}
+    run = Run(testbed, env, tmp_path, "--nodes", "1", "--elastic", "1:2", "--idle-timeout",
+              "2", str(BURST), "--", "40", "2", str(tmp_path / "marks"))
+    try:
+        out = run.wait()
+        check_results(out, 40)
+        grow = run.events("grow")
+        assert grow and all(g["merged"] for g in grow), run.events("decision")
+        merged = {e["node"] for e in run.events("joined")}
+        assert merged and merged <= run.nodes_of_started()
+        master = next(e["node"] for e in run.events() if e["event"] == "node_joined")
+        assert "SHRUNK 1" in out and f"ALLOCATION {master}\n" in out, out
+        assert {e["job"] for e in run.events("released")} == {run.job_id}
+        assert not (run.run_dir / "elastic" / "jobs").exists()  # no extension job
+        assert run.executions() == Counter(range(40))
+    finally:
+        run.cleanup()
+
+
 def agent_pid(job_id: str, node: str) -> int:
     """The pid of the agent rank of ``job_id`` on ``node`` (every slurmd runs on this host)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):

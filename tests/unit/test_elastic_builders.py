@@ -137,3 +137,47 @@ def test_hpcflow_cancel_finds_the_extension_jobs_of_a_run(tmp_path):
     runner = FakeRunner({"scancel": lambda argv: done if argv[-1] == "9" else Result()})
     assert cancel_extensions(SlurmClient(runner), tmp_path) == ["7"]
     assert cancel_extensions(SlurmClient(runner), None) == []
+
+
+def test_job_expansion_commands():
+    from hpcflow.slurm.extension import (
+        expand_argv,
+        merge_argvs,
+        merged_agents_argv,
+        parse_granted,
+    )
+
+    assert expand_argv(SETTINGS, nodes=2, main_job="41", exclude=["node3"]) == [
+        "salloc", "--no-shell", "--nodes=2", "--ntasks-per-node=1",
+        "--dependency=expand:41", "--immediate=10", "--job-name=hpcflow-app-expand",
+        "--partition=debug", "--account=proj 1", "--qos=normal", "--mem=4000M",
+        "--cpus-per-task=4", "--exclude=node3"]
+    assert merge_argvs("41", "42") == [
+        ["scontrol", "update", "JobId=42", "NumNodes=0"], ["scancel", "42"],
+        ["scontrol", "update", "JobId=41", "NumNodes=ALL"]]
+    assert parse_granted("salloc: Granted job allocation 42\n") == "42"
+    with pytest.raises(UsageError):
+        parse_granted("salloc: error: Unable to allocate resources")
+    argv = merged_agents_argv(SETTINGS, "41", ["node2", "node4"], "/r")
+    assert argv[:3] == ["srun", "--jobid=41", "--overlap"]
+    assert "--nodelist=node2,node4" in argv and argv[-2:] == ["hpcflow.agents.join", "/r"]
+
+
+def test_settings_at_least_a_shape():
+    assert SETTINGS.at_least(2, 0) is SETTINGS
+    bigger = SETTINGS.at_least(8, 1)
+    assert (bigger.cpus_per_node, bigger.gpus_per_node) == (8, 1)
+
+
+def test_a_failed_merge_cancels_the_helper_allocation():
+    from fake_slurm import FakeRunner, Result
+
+    from hpcflow.errors import SlurmCommandError
+    from hpcflow.slurm.client import SlurmClient
+
+    runner = FakeRunner({"salloc": Result(0, "", "salloc: Granted job allocation 42\n"),
+                         "scontrol": Result(1, "", "Job expansion not permitted"),
+                         "scancel": Result()})
+    with pytest.raises(SlurmCommandError):
+        SlurmClient(runner).expand("41", ["salloc", "--no-shell"], timeout=5)
+    assert runner.calls[-1] == ["scancel", "42"]

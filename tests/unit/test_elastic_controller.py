@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -260,3 +261,43 @@ def test_demand_is_weighed_by_measured_means_and_names_unplaceable_shapes():
         demand = sample(master, unknown_s=1.0)
     assert demand.ready_core_s == pytest.approx(7.5 + 8.0)
     assert demand.unplaceable == (NodeShape(8),)
+
+
+class FakeExpansion:
+    def __init__(self) -> None:
+        self.grown: list[int] = []
+        self.stopped: list[str] = []
+
+    def grow(self, count, exclude, known):
+        self.grown.append(count)
+        return "300", ["n3"]
+
+    def running(self, block):
+        return block not in self.stopped
+
+    def stop(self, block):
+        self.stopped.append(block)
+
+
+def test_job_expansion_merges_nodes_into_the_main_job_and_releases_them_from_it(world):
+    controller, runner, clock, byes = world.controller, world.runner, world.clock, world.byes
+    expansion = FakeExpansion()
+    controller.config = dataclasses.replace(controller.config, expansion=expansion)
+    controller.request(1)
+    controller.tick()
+    assert expansion.grown == [1] and not commands(runner, "sbatch")
+    assert world.events.elastic("grow")[0]["merged"] is True
+    assert controller.admit(extension_rank("300", 0), NodeResources("n3", 4, 8.0))
+    world.master.add_agent(Agent("n3"))
+    controller.tick()
+    controller.free(2)
+    clock.now += 1
+    controller.tick()
+    byes.update({"n2", "n3"})
+    clock.now += 1
+    controller.tick()
+    resizes = [argv for argv in commands(runner, "scontrol")]
+    assert ["scontrol", "update", "JobId=100", "NodeList=n1"] in resizes
+    assert not commands(runner, "scancel")
+    controller.cancel_all()
+    assert expansion.stopped == ["300"]
