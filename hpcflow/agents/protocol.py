@@ -107,17 +107,27 @@ class Result:
         return max(0.0, self.ended - self.started)
 
 
+OUT_OF_BAND_MIN = 64 * 1024  # bytes: smaller data travel inside the message's frame
+
+
 def send_message(conn: Connection, message: Any) -> None:
-    """Send an assignment or a result over a pipe to or from a task process, its data
-    (pickled values, refs) as pickle protocol 5 out-of-band buffers: one frame for the
-    rest, then one frame per buffer, written from the buffer itself (never joined)."""
+    """Send an assignment or a result over a pipe to or from a task process, its large
+    data (pickled values, refs) as pickle protocol 5 out-of-band buffers: one frame for
+    the rest, then one frame per buffer, written from the buffer itself (never joined)."""
     if isinstance(message, Assignment):
         message = replace(message, refs=tuple(map(pickle.PickleBuffer, message.refs)))
     elif isinstance(message, Result):
         message = replace(message, values=tuple(map(pickle.PickleBuffer, message.values)),
                           writes=tuple(map(pickle.PickleBuffer, message.writes)))
     buffers: list[pickle.PickleBuffer] = []
-    head = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+
+    def out_of_band(buffer: pickle.PickleBuffer) -> bool:  # False: out of band
+        if buffer.raw().nbytes < OUT_OF_BAND_MIN:
+            return True  # small: a frame of its own would cost more than the copy
+        buffers.append(buffer)
+        return False
+
+    head = pickle.dumps(message, protocol=5, buffer_callback=out_of_band)
     conn.send_bytes(len(buffers).to_bytes(4, "little") + head)
     for buffer in buffers:
         conn.send_bytes(buffer.raw())
