@@ -217,7 +217,7 @@ def agent_pid(job_id: str, node: str) -> int:
 def lose_a_node(testbed, env, tmp_path, how) -> None:
     """A two-node elastic run loses its second node while tasks run there."""
     run = Run(testbed, env, tmp_path, "--nodes", "2", "--elastic", "2:3", "--idle-timeout",
-              "2", str(BURST), "--", "40", "1", str(tmp_path / "marks"))
+              "2", str(BURST), "--", "40", "1", str(tmp_path / "marks"), "nowait")
     victim = None
     try:
         run.wait_for(lambda: len(run.nodes_of_started()) == 2)
@@ -227,7 +227,6 @@ def lose_a_node(testbed, env, tmp_path, how) -> None:
         out = run.wait()
         check_results(out, 40)
         assert [e["node"] for e in run.events("quarantined")] == [victim]
-        assert "SHRUNK 2" in out, out
         lost = Counter(e["task"] for e in run.events() if e["event"] == "retrying"
                        and e["node"] == victim and "was lost" in (e.get("error") or ""))
         assert lost, "no task was running on the lost node"
@@ -240,6 +239,9 @@ def lose_a_node(testbed, env, tmp_path, how) -> None:
         replace = [e for e in run.events("decision") if e["action"] == "grow"]
         assert any("replacing a lost node" in e["reason"] for e in replace), replace
         assert victim not in {e["node"] for e in run.events("joined")}
+        # the replacement joined, or (testbed busy with other work) was cancelled at the end
+        extension = run.extension_jobs()[0]
+        assert any(e["job"] == extension for e in run.events("joined") + run.events("cancelled"))
         status = run.status(tmp_path)
         assert f"quarantine {victim}" in status, status
     finally:

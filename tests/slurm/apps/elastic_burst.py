@@ -1,9 +1,9 @@
 """A burst of short tasks, then a wait until the elastic run has shrunk back.
 
-Usage: elastic_burst.py N SECONDS MARKS_DIR [request|askK]
+Usage: elastic_burst.py N SECONDS MARKS_DIR [request|askK|nowait]
 Each task leaves a side-effect file in MARKS_DIR (to count executions). With "request",
 the app asks for 2 more nodes before the burst and frees them after it; with "askK" it
-asks for K more nodes and does not wait for anything but its tasks.
+asks for K more nodes and, like "nowait", does not wait for anything but its tasks.
 """
 
 import os
@@ -42,7 +42,7 @@ def main(n, seconds, marks, mode=""):
     print("NODES", ",".join(sorted({r[1] for r in results})), flush=True)
     if mode == "request":
         print("TARGET", free_resources(2), flush=True)
-    if not mode.startswith("ask"):
+    if not mode.startswith("ask") and mode != "nowait":
         low = int(os.environ.get("HPCFLOW_ELASTIC", "1:1").split(":")[0])
         print("SHRUNK", wait_for_size(low, 40), flush=True)
         job = subprocess.run(["scontrol", "-o", "show", "job", os.environ["SLURM_JOB_ID"]],
