@@ -97,7 +97,7 @@ def test_dry_run_prints_a_valid_script_and_submits_nothing(
     script = proc.stdout
     assert script.startswith("#!/bin/bash\n")
     for expected in ("#SBATCH --partition=debug", "#SBATCH --nodes=2", "--mpi=pmi2",
-                     f"{sys.executable} -m hpcflow run --run-dir {tmp_path}/hpcflow-runs/{name}-",
+                     f"{sys.executable} -m hpcflow run --resume {tmp_path}/hpcflow-runs/{name}-",
                      f"{tmp_path}/app.py -- a 'b c'"):
         assert expected in script
     subprocess.run(["bash", "-n"], input=script, text=True, check=True, timeout=10)
