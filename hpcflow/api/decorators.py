@@ -292,7 +292,7 @@ def _constraints_at_call(target: TaskFunction, args: tuple[Any, ...],
               for n, text in spec.constraint_exprs}
     fixed = {f.name: getattr(spec.constraints, f.name)
              for f in dataclasses.fields(spec.constraints)
-             if getattr(spec.constraints, f.name) is not None}
+             if getattr(spec.constraints, f.name) is not None and f.name != "alongside"}
     computed = make_constraints(f"task {spec.name}", **{**fixed, **values})
     return target.variant(("constraints", computed), constraints=computed)
 

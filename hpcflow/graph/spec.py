@@ -6,6 +6,7 @@ scheduler and the agents.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 from collections.abc import Mapping
@@ -75,6 +76,7 @@ class Direction:
     stream: Stream | None = None
     share: Share | None = None  # CONCURRENT / COMMUTATIVE (mode INOUT)
     delete: bool = False  # IN_DELETE: the runtime releases the datum once it was read
+    alongside: bool = False  # the task coordinates with other running tasks (see Constraints)
 
     def __repr__(self) -> str:
         return self.name
@@ -95,7 +97,10 @@ def _dirs() -> dict[str, Direction]:
     for kind in (Kind.OBJECT, Kind.FILE):
         for share in Share:
             name = prefixes[kind] + share.name
-            table[name] = Direction(name, kind, Mode.INOUT, share=share)
+            table[name] = Direction(name, kind, Mode.INOUT, share=share,
+                                    alongside=share is Share.CONCURRENT)
+    for name in ("STREAM_IN", "STREAM_OUT"):  # a stream object: no dependency, run together
+        table[name] = Direction(name, Kind.OBJECT, Mode.IN, alongside=True)
     table["FILE_IN_STDIN"] = Direction("FILE_IN_STDIN", Kind.FILE, Mode.IN, Stream.STDIN)
     table["FILE_OUT_STDOUT"] = Direction("FILE_OUT_STDOUT", Kind.FILE, Mode.OUT, Stream.STDOUT)
     table["FILE_OUT_STDERR"] = Direction("FILE_OUT_STDERR", Kind.FILE, Mode.OUT, Stream.STDERR)
@@ -151,6 +156,9 @@ class Constraints:
     processor_performance: str | None = None
     gpus: int = 0
     app_software: frozenset[str] = frozenset()  # tags the node must offer (site config)
+    # set from the directions (STREAM_*, CONCURRENT): the task may wait for other running
+    # tasks, so it starts on a free slot and never waits in an agent's queue behind one
+    alongside: bool = False
 
     def describe(self) -> str:
         parts = [f"computing_units={self.computing_units}"]
@@ -256,6 +264,12 @@ class TaskSpec:
     returns_type: str = ""  # the name of a type given as ``returns`` (``int``, ``list``)
     constraint_exprs: tuple[tuple[str, str], ...] = ()  # per call: (name, "{n} * 2")
     checkpoint: bool = True  # False: never stored nor restored (``@task(checkpoint=False)``)
+
+    def __post_init__(self) -> None:
+        alongside = any(p.direction.alongside for p in self.params)
+        if alongside != self.constraints.alongside:
+            object.__setattr__(self, "constraints",
+                               dataclasses.replace(self.constraints, alongside=alongside))
 
     def param(self, name: str) -> ParamSpec | None:
         for p in self.params:

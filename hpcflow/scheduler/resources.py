@@ -36,7 +36,7 @@ class NodeResources:
 
 def queueable(c: Constraints) -> bool:
     """May a task wait in an agent's queue for a slot (prefetch)? One core, nothing else."""
-    return c.computing_units == 1 and not c.memory_size and not c.gpus
+    return c.computing_units == 1 and not c.memory_size and not c.gpus and not c.alongside
 
 
 def matches(wanted: str | None, have: str) -> bool:

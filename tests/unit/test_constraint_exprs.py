@@ -54,3 +54,20 @@ def test_constraint_expressions_must_name_parameters():
 
     with pytest.raises(UsageError, match="has no parameter 'm'"):
         constraint(computing_units="{m}")(task(lambda n: n))
+
+
+def test_tasks_that_run_alongside_others_are_never_queued_behind_one():
+    """STREAM_* and CONCURRENT tasks may wait for other running tasks: a prefetch queue
+    behind a running task could deadlock them."""
+    from hpcflow import constraint, task
+    from hpcflow.graph.spec import Constraints
+    from hpcflow.scheduler.resources import NodeLedger, queueable
+
+    consumer = constraint(computing_units=1)(task(lambda s: None, s="STREAM_IN"))
+    writer = task(lambda f: None, f="FILE_CONCURRENT")
+    plain = task(lambda x: None)
+    assert consumer.spec.constraints.alongside and writer.spec.constraints.alongside
+    assert not plain.spec.constraints.alongside and queueable(plain.spec.constraints)
+    ledger = NodeLedger(NodeResources("n", 1, 4.0, queue=1))
+    ledger.reserve(1, Constraints())  # the only slot is busy
+    assert ledger.fits(Constraints()) and not ledger.fits(consumer.spec.constraints)

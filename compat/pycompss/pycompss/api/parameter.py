@@ -88,7 +88,8 @@ def to_hpcflow(value: Any, where: str) -> Any:
     dictionary, as hpcflow takes it (``{"type": direction, "depth": n}``)."""
     if isinstance(value, _Stream) or (isinstance(value, Mapping) and
                                       isinstance(value.get(Type), _Stream)):
-        return IN
+        stream = value if isinstance(value, _Stream) else value[Type]
+        return DIRECTIONS[stream.name]  # no dependency; never queued behind another task
     if not isinstance(value, Mapping):
         return value
     unknown = set(value) - {Type, Direction, StdIOStream, Depth, *_IGNORED_KEYS}
