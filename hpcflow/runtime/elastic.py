@@ -28,13 +28,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from hpcflow.agents.join import block_of, elastic_dir
 from hpcflow.errors import HpcflowError, SlurmCommandError
 from hpcflow.runtime.chain import write_private
-from hpcflow.runtime.elastic_io import record_extension, sample
+from hpcflow.runtime.elastic_io import Block, ElasticConfig, record_extension, sample
 from hpcflow.runtime.master import Master
 from hpcflow.scheduler.resources import NodeResources
 from hpcflow.scheduler.scaling import (
@@ -43,12 +43,11 @@ from hpcflow.scheduler.scaling import (
     NodeShape,
     ScaleDecision,
     ScalingInput,
-    ScalingPolicy,
     backoff_wait,
     decide,
 )
 from hpcflow.slurm.client import SlurmClient
-from hpcflow.slurm.extension import ExtensionSettings, extension_script
+from hpcflow.slurm.extension import extension_script
 from hpcflow.slurm.parse import JobState
 
 TICK = 1.0  # seconds between decisions
@@ -56,39 +55,6 @@ POLL_EVERY = 3.0  # seconds between squeue polls of the extension jobs
 RETIRE_WAIT = 3.0  # seconds to wait for a stopped agent's goodbye before releasing
 DEFAULT_EXTENSION_S = 3600.0  # walltime of an extension job when the main job has none
 _DEAD_STATES = ("down", "fail", "not_responding", "unknown")  # sinfo states of lost nodes
-
-
-@dataclass
-class Block:
-    """One extension job: how many nodes it asked for, which joined, whether it ended."""
-
-    job_id: str
-    nodes: int
-    submitted: float
-    names: set[str] = field(default_factory=set)
-    gone: set[str] = field(default_factory=set)  # joined nodes since released or lost
-    ended: bool = False
-    merged: bool = False  # its nodes were merged into the main job (job expansion)
-
-    @property
-    def waiting(self) -> int:
-        return 0 if self.ended else max(0, self.nodes - len(self.names))
-
-
-@dataclass(frozen=True)
-class ElasticConfig:
-    """An elastic run's settings, read once from the job's environment and run dir."""
-
-    minimum: int
-    maximum: int
-    job_id: str
-    run_dir: str
-    master_node: str
-    main_nodes: tuple[str, ...]
-    settings: ExtensionSettings
-    policy: ScalingPolicy = field(default_factory=ScalingPolicy)
-    pending_timeout: float = 60.0
-    expansion: Any = None  # an Expansion when growing by job expansion (opt-in)
 
 
 class ElasticController:
@@ -460,23 +426,36 @@ class ElasticController:
             self.client.resize(self.config.job_id, self._main)
             job, now_holds = self.config.job_id, ",".join(self._main)
         else:
-            block = self.blocks[block_id]
-            block.gone.update(gone)
-            kept = sorted(block.names - block.gone)
-            try:
-                if kept and not block.ended:
-                    self.client.resize(block_id, kept)
-                elif not block.ended:
-                    self.client.cancel(block_id)  # False when it had already ended: fine
-                    block.ended = True
-            except SlurmCommandError as exc:
-                if "finished" not in _one_line(exc).lower():
-                    raise
-                block.ended = True  # its last agents stopped and the job ended by itself
-            job, now_holds = block_id, ",".join(kept) or "cancelled"
+            self._shrink_extension(self.blocks[block_id], gone, why)
+            return
         for name in gone:
             self._emit("released", f"{name} {why}: job {job} now {now_holds}", node=name,
                        job=job)
+
+    def _shrink_extension(self, block: Block, gone: list[str], why: str) -> None:
+        block.gone.update(gone)
+        block.held.update(gone)
+        kept = sorted(block.names - block.gone)
+        try:
+            if kept and not block.ended:
+                self.client.resize(block.job_id, kept)
+            elif not block.ended:
+                self.client.cancel(block.job_id)  # False when it had already ended: fine
+                block.ended = True
+        except SlurmCommandError as exc:
+            text = _one_line(exc).lower()
+            if "invalid node name" in text:  # a job's batch host cannot leave it
+                self._emit("held", f"{','.join(gone)} stay(s) in job {block.job_id} (its "
+                           "batch host) until the rest of it goes", job=block.job_id)
+                return
+            if "finished" not in text:
+                raise
+            block.ended = True  # its last agents stopped and the job ended by itself
+        now_holds = ",".join(kept) if kept and not block.ended else "cancelled"
+        for name in sorted(block.held):
+            self._emit("released", f"{name} {why}: job {block.job_id} now {now_holds}",
+                       node=name, job=block.job_id)
+        block.held.clear()
 
     # -- the event log ------------------------------------------------------------------
     def _log(self, decision: ScaleDecision) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,40 @@ ENV_PENDING_TIMEOUT = "HPCFLOW_ELASTIC_PENDING_TIMEOUT"
 SETTINGS_FILE = "elastic.json"
 EXTENSIONS_FILE = "jobs"  # under <run dir>/elastic: one extension job id a line
 MAX_SCAN = 5000  # ready tasks examined per sample
+
+
+@dataclass
+class Block:
+    """One extension job: how many nodes it asked for, which joined, whether it ended."""
+
+    job_id: str
+    nodes: int
+    submitted: float
+    names: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)  # joined nodes since released or lost
+    ended: bool = False
+    merged: bool = False  # its nodes were merged into the main job (job expansion)
+    held: set[str] = field(default_factory=set)  # gone, not yet reported given back
+
+    @property
+    def waiting(self) -> int:
+        return 0 if self.ended else max(0, self.nodes - len(self.names))
+
+
+@dataclass(frozen=True)
+class ElasticConfig:
+    """An elastic run's settings, read once from the job's environment and run dir."""
+
+    minimum: int
+    maximum: int
+    job_id: str
+    run_dir: str
+    master_node: str
+    main_nodes: tuple[str, ...]
+    settings: ExtensionSettings
+    policy: ScalingPolicy = field(default_factory=ScalingPolicy)
+    pending_timeout: float = 60.0
+    expansion: Any = None  # an Expansion when growing by job expansion (opt-in)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from typing import Any
 from hpcflow.agents.join import JoinInfo, elastic_dir, write_join_info
 from hpcflow.agents.mpi import node_name
 from hpcflow.errors import HpcflowError
-from hpcflow.runtime.elastic import ElasticConfig, ElasticController
+from hpcflow.runtime.elastic import ElasticController
 from hpcflow.runtime.elastic_io import (
+    ElasticConfig,
     elastic_range,
     extension_settings,
     pending_timeout,

@@ -301,3 +301,19 @@ def test_job_expansion_merges_nodes_into_the_main_job_and_releases_them_from_it(
     assert not commands(runner, "scancel")
     controller.cancel_all()
     assert expansion.stopped == ["300"]
+
+
+def test_an_extension_jobs_batch_host_is_held_until_the_rest_of_it_goes(world):
+    controller, runner = world.controller, world.runner
+    controller.request(2)
+    controller.tick()
+    for name in ("n3", "n4"):
+        assert controller.admit(extension_rank("200", int(name[1])), NodeResources(name, 4, 8))
+        world.master.add_agent(Agent(name))
+    controller.tick()
+    runner.answers["scontrol"] = Result(1, "", "Invalid node name specified for job 200")
+    controller._give_back(["n3"], "released")
+    assert world.events.elastic("held") and not world.events.elastic("released")
+    controller._give_back(["n4"], "released")
+    assert ["scancel", "200"] in runner.calls
+    assert [e["node"] for e in world.events.elastic("released")] == ["n3", "n4"]
