@@ -26,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from hpcflow.config.partitions import Partition, check_partitions, fill
 from hpcflow.config.walltime import check_walltime, normalize_walltime, parse_walltime
 from hpcflow.errors import ConfigError, UsageError
 
@@ -56,6 +57,7 @@ BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "checkpoint": "every",
         "walltime_lead": None,
         "software": [],
+        "partitions": [],
     }
 )
 
@@ -94,6 +96,7 @@ class SiteConfig:
     checkpoint: str  # every | periodic | off: when a job's finished tasks are persisted
     walltime_lead: int | None  # seconds of warning before the time limit (None: default)
     software: tuple[str, ...] = ()  # tags matched by @constraint(app_software=...)
+    partitions: tuple[Partition, ...] = ()  # other partitions an elastic run may grow in
 
     def walltime(self, requested: str | None = None) -> str:
         """Normalised time limit for a job: ``requested`` or the default, within the max."""
@@ -266,6 +269,7 @@ _CHECKS: Mapping[str, Check] = MappingProxyType(
         "checkpoint": _choice(("every", "periodic", "off")),
         "walltime_lead": _int_at_least(1, optional=True),
         "software": _software,
+        "partitions": lambda value, where: check_partitions(value, where, _CHECKS),
     }
 )
 
@@ -351,6 +355,8 @@ def _build(values: dict[str, Any]) -> SiteConfig:
     software = {"HPCFLOW_SOFTWARE": ",".join(values["software"])} if values["software"] else {}
     values["env"] = MappingProxyType({**software, **values["env"]})  # jobs see the tags
     values["sbatch_extra"] = MappingProxyType(dict(values["sbatch_extra"]))
+    values["partitions"] = fill(values["partitions"], values["cores_per_node"],
+                                values["mem_per_node"], values["software"])
     config = SiteConfig(**values)
     if config.max_walltime is not None:
         if parse_walltime(config.default_walltime) > parse_walltime(config.max_walltime):

@@ -34,7 +34,14 @@ from typing import Any
 from hpcflow.agents.join import block_of, elastic_dir
 from hpcflow.errors import HpcflowError, SlurmCommandError
 from hpcflow.runtime.chain import write_private
-from hpcflow.runtime.elastic_io import Block, ElasticConfig, record_extension, sample
+from hpcflow.runtime.elastic_io import (
+    Block,
+    ElasticConfig,
+    need_of,
+    partition_offers,
+    record_extension,
+    sample,
+)
 from hpcflow.runtime.master import Master
 from hpcflow.scheduler.resources import NodeResources
 from hpcflow.scheduler.scaling import (
@@ -78,6 +85,7 @@ class ElasticController:
         self._released: set[str] = set()
         self._seen_dead: set[str] = set()
         self._target: int | None = None
+        self._offers = partition_offers(config.settings)  # the main partition first
         self._failed = 0
         self._failed_at = -math.inf
         self._changed_at = -math.inf
@@ -230,7 +238,14 @@ class ElasticController:
             since_failure_s=now - self._failed_at, target=self._target,
             lost_recently=now - self._lost_at < 10.0,
             default_shape=NodeShape(cores, partition=self.config.settings.partition),
+            offers=self._offers,
         )  # fmt: skip
+
+    def accepts(self, versions: list[Any]) -> bool:
+        """Does a declared partition offer what a task no live node can run needs?  Then
+        the call is accepted and the task waits for a grow there."""
+        need = need_of(versions)
+        return any(offer.fits(need) for offer in self._offers[1:])
 
     def _loads(self, now: float) -> tuple[NodeLoad, ...]:
         loads = []
@@ -333,7 +348,8 @@ class ElasticController:
         shape = decision.shape or NodeShape(1)
         left = DEFAULT_EXTENSION_S if self._deadline is None else self._deadline - now
         script = extension_script(
-            self.config.settings.at_least(shape.cores, shape.gpus), nodes=count, seconds=left,
+            self.config.settings.in_partition(shape.partition).at_least(shape.cores, shape.gpus),
+            nodes=count, seconds=left,
             run_dir=self.config.run_dir, exclude=sorted(self.quarantined),
             constraint=shape.constraint, partition=shape.partition)
         path = elastic_dir(self.config.run_dir) / f"extension-{len(self.blocks) + 1}.sbatch"

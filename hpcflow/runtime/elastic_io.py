@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from hpcflow.runtime.chain import write_private
 from hpcflow.runtime.master import Master
 from hpcflow.scheduler.placement import feasible
 from hpcflow.scheduler.resources import NodeResources
-from hpcflow.scheduler.scaling import NodeShape, ScalingPolicy
+from hpcflow.scheduler.scaling import NodeShape, PartitionOffer, ScalingPolicy
 from hpcflow.slurm.client import SlurmClient
 from hpcflow.slurm.extension import ExtensionSettings
 
@@ -105,12 +105,37 @@ def _weigh(master: Master, definition: Any, nodes: list[NodeResources], unknown_
     stats = master.stats.get(spec.name)
     seconds = stats.mean if stats is not None and stats.count else unknown_s
     versions = [v.spec.constraints for v in definition.versions()]
-    shape = None
-    if nodes and not feasible(versions, nodes):
-        shape = NodeShape(max(c.computing_units for c in versions),
-                          gpus=max(c.gpus for c in versions),
-                          memory_gb=max(c.memory_size for c in versions))
+    shape = need_of(versions) if nodes and not feasible(versions, nodes) else None
     return spec.constraints.computing_units * seconds, shape
+
+
+def need_of(versions: list[Any]) -> NodeShape:
+    """The node a task with these versions' constraints needs (the largest of each)."""
+    return NodeShape(max(c.computing_units for c in versions),
+                     gpus=max(c.gpus for c in versions),
+                     memory_gb=max(c.memory_size for c in versions),
+                     software=frozenset().union(*(c.app_software for c in versions)))
+
+
+def partition_offers(settings: ExtensionSettings) -> tuple[PartitionOffer, ...]:
+    """What the main partition's nodes offer, then each declared partition's."""
+    tags = settings.env.get("HPCFLOW_SOFTWARE", "")
+    main = PartitionOffer(settings.partition, settings.cpus_per_node or 0,
+                          memory_gb(settings.mem_per_node), settings.gpus_per_node,
+                          software=frozenset(t for t in tags.split(",") if t))
+    return (main, *(PartitionOffer(
+        p["name"], p.get("cores_per_node") or 0, memory_gb(p.get("mem_per_node")),
+        int(p.get("gpus_per_node") or 0), tuple(p.get("features") or ()),
+        frozenset(p.get("software") or ())) for p in settings.partitions))
+
+
+def memory_gb(size: str | None) -> float:
+    """A Slurm size like ``4000M`` or ``256G`` in GB; 0.0 when unset."""
+    if not size:
+        return 0.0
+    units = {"K": 2.0**-20, "M": 2.0**-10, "G": 1.0, "T": 2.0**10}
+    unit = size[-1].upper()
+    return float(size[:-1]) * units[unit] if unit in units else float(size) / 1024
 
 
 def elastic_range(env: Mapping[str, str]) -> tuple[int, int] | None:
@@ -188,7 +213,8 @@ def settings_json(site: SiteConfig, job_name: str) -> str:
         job_name=job_name, python=site.python, partition=site.partition, account=site.account,
         qos=site.qos, cpus_per_node=site.cores_per_node, mem_per_node=site.mem_per_node,
         gpus_per_node=site.gpus_per_node, srun_mpi=site.srun_mpi, modules=site.modules,
-        env=dict(site.env), extra=dict(site.sbatch_extra))
+        env=dict(site.env), extra=dict(site.sbatch_extra),
+        partitions=tuple(asdict(p) for p in site.partitions))
     return json.dumps(settings.to_json())
 
 

@@ -164,6 +164,8 @@ class Master(Waiting, Holding, Groups):
         versions = [d.spec.constraints for d in definition.versions()]
         nodes = self.nodes()
         if nodes and not feasible(versions, nodes):
+            if self.elastic is not None and self.elastic.accepts(versions):
+                return  # it waits for an extension job in a partition that offers it
             raise UsageError(f"task {definition.spec.name} "
                              f"{explain_infeasible(versions, nodes)}")
 

@@ -12,7 +12,9 @@ Rules, in order:
 3. Grow when the waiting work would keep the current nodes busy for longer than a new
    node takes to start (``startup_s``) plus ``grow_margin_s`` (hysteresis), when the job
    has walltime left to use it, and when the last failed grow's backoff has run out.
-   Ready tasks that no current node can run ask for one node of their shape.
+   Ready tasks that no current node can run ask for one node of their shape, in the
+   first partition of ``offers`` (the main one first, then the site's declared ones) whose
+   nodes offer what they need, with ``--constraint`` of that partition's features.
 4. Release nodes idle for ``idle_timeout_s`` when no work waits, newest first, never the
    master's node, never below ``minimum``; never in the ``cooldown_s`` after a change.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,35 @@ class NodeShape:
     constraint: str | None = None
     gpus: int = 0
     memory_gb: float = 0.0
+    software: frozenset[str] = frozenset()  # tags the node must offer
+
+
+@dataclass(frozen=True)
+class PartitionOffer:
+    """What a node of one partition offers; 0 cores or memory means "not declared"."""
+
+    name: str | None
+    cores: int = 0
+    memory_gb: float = 0.0
+    gpus: int = 0
+    features: tuple[str, ...] = ()
+    software: frozenset[str] = frozenset()
+
+    def fits(self, need: NodeShape) -> bool:
+        """Could a node of this partition run a task needing ``need``?"""
+        return ((not self.cores or need.cores <= self.cores)
+                and (not self.memory_gb or need.memory_gb <= self.memory_gb)
+                and need.gpus <= self.gpus and need.software <= self.software)
+
+
+def shape_for(need: NodeShape, offers: tuple[PartitionOffer, ...]) -> NodeShape:
+    """The node to ask for a task needing ``need``: in the first offer that fits it, else
+    ``need`` itself (the main job's partition)."""
+    for offer in offers:
+        if offer.fits(need):
+            return replace(need, partition=offer.name,
+                           constraint="&".join(offer.features) or None)
+    return need
 
 
 @dataclass(frozen=True)
@@ -81,6 +112,7 @@ class ScalingInput:
     target: int | None = None  # the application's requested size, if any
     lost_recently: bool = False  # a node was lost since the last decision
     default_shape: NodeShape = field(default_factory=lambda: NodeShape(1))
+    offers: tuple[PartitionOffer, ...] = ()  # partitions to grow in, the main one first
 
 
 class Action(enum.Enum):
@@ -164,9 +196,11 @@ def _to_target(inp: ScalingInput, policy: ScalingPolicy, live: list[NodeLoad],
 def _demand_grow(inp: ScalingInput, policy: ScalingPolicy, live: list[NodeLoad],
                  have: int) -> ScaleDecision:
     if inp.unplaceable:
-        shape = inp.unplaceable[0]
+        need = inp.unplaceable[0]
+        shape = shape_for(need, inp.offers)
+        where = f" in partition {shape.partition}" if shape.partition else ""
         return _grow(inp, policy, 1, shape, f"{len(inp.unplaceable)} ready task(s) fit no "
-                     f"current node (need {shape.cores} cores)")
+                     f"current node (need {need.cores} cores){where}")
     cores = sum(n.cores for n in live) or 1
     per_node = inp.default_shape.cores or max(1, cores // max(1, len(live)))
     backlog = inp.ready_core_s + inp.pending_core_s

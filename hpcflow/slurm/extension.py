@@ -51,6 +51,24 @@ class ExtensionSettings:
     modules: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     extra: Mapping[str, OptionValue] = field(default_factory=dict, hash=False)
+    # the site's other partitions: name, cores_per_node, mem_per_node, gpus_per_node,
+    # features, software (hpcflow.config.partitions)
+    partitions: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
+
+    def in_partition(self, name: str | None) -> ExtensionSettings:
+        """These settings for an extension job in the declared partition ``name`` (its
+        cores, memory, GPUs and software; no ``nodelist`` of the main job's nodes);
+        unchanged for any other name."""
+        entry = next((p for p in self.partitions if p.get("name") == name), None)
+        if entry is None or name == self.partition:
+            return self
+        env = {k: v for k, v in self.env.items() if k != "HPCFLOW_SOFTWARE"}
+        if entry.get("software"):
+            env["HPCFLOW_SOFTWARE"] = ",".join(entry["software"])
+        extra = {k: v for k, v in self.extra.items() if k != "nodelist"}  # the main's nodes
+        return replace(self, partition=name, cpus_per_node=entry.get("cores_per_node"),
+                       mem_per_node=entry.get("mem_per_node"),
+                       gpus_per_node=int(entry.get("gpus_per_node") or 0), env=env, extra=extra)
 
     def at_least(self, cores: int, gpus: int) -> ExtensionSettings:
         """These settings with at least ``cores`` CPUs and ``gpus`` GPUs per node."""
@@ -62,12 +80,13 @@ class ExtensionSettings:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "modules": list(self.modules), "env": dict(self.env),
-                "extra": dict(self.extra)}
+                "extra": dict(self.extra), "partitions": [dict(p) for p in self.partitions]}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> ExtensionSettings:
         known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
-        return cls(**{**known, "modules": tuple(known.get("modules") or ())})
+        return cls(**{**known, "modules": tuple(known.get("modules") or ()),
+                      "partitions": tuple(known.get("partitions") or ())})
 
 
 def extension_script(settings: ExtensionSettings, *, nodes: int, seconds: float,
