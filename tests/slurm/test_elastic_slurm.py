@@ -316,3 +316,27 @@ def test_d_an_unsatisfiable_grow_is_logged_and_retried_with_backoff(testbed, env
             assert not run._queued(job), f"extension job {job} left behind"
     finally:
         run.cleanup()
+
+
+def test_h_a_task_only_partition_big_offers_grows_an_extension_job_there(
+        testbed, env, tmp_path):
+    """The main job holds node1 of "debug"; a task needing "bigtool" (declared only for
+    partition "big", node4) is accepted, grows a job in "big" and runs on node4."""
+    config = Path(env["XDG_CONFIG_HOME"]) / "hpcflow" / "config.toml"
+    config.write_text(config.read_text() + '\n[sites.testbed.sbatch_extra]\nnodelist = "node1"\n')
+    run = Run(testbed, env, tmp_path, "--nodes", "1", "--elastic", "1:2", "--idle-timeout",
+              "1", str(APPS / "elastic_partition.py"), "--", "8")
+    try:
+        out = run.wait()
+        check_results(out, 8)
+        assert "MAIN node1 BIG node4" in out, out
+        assert "SHRUNK 1" in out, out
+        grows = run.events("grow")
+        assert len(grows) == 1 and "in partition big" in grows[0]["reason"], grows
+        script = (run.run_dir / "elastic" / "extension-1.sbatch").read_text().splitlines()
+        assert "#SBATCH --partition=big" in script and "#SBATCH --constraint=bigmem" in script
+        assert {e["node"] for e in run.events("joined")} == {"node4"}
+        assert {e["node"] for e in run.events("released")} == {"node4"}
+        assert not run._queued(grows[0]["job"])
+    finally:
+        run.cleanup()

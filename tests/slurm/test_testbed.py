@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the fixture's type; conftest modules are not imported by te
 EXPECTED_NODES = ["node1", "node2", "node3", "node4"]
 
 
-def test_four_idle_nodes_in_debug_partition(testbed: SlurmTestbed) -> None:
+def test_four_idle_nodes_in_debug_partition_and_node4_in_big(testbed: SlurmTestbed) -> None:
     deadline = time.monotonic() + 15
     while True:
         out = testbed.run(["sinfo", "-h", "-N", "-o", "%N|%P|%T|%c"], timeout=10).stdout
@@ -25,7 +25,14 @@ def test_four_idle_nodes_in_debug_partition(testbed: SlurmTestbed) -> None:
         if all(state == "idle" for _, _, state, _ in rows) or time.monotonic() > deadline:
             break
         time.sleep(0.2)  # a previous job may still be completing
-    assert rows == [(node, "debug*", "idle", "4") for node in EXPECTED_NODES]
+    expected = [(node, "debug*", "idle", "4") for node in EXPECTED_NODES]
+    expected.append(("node4", "big", "idle", "4"))  # the second partition, for elastic grows
+    assert rows == sorted(expected)
+
+
+def test_node4_alone_offers_bigmem(testbed: SlurmTestbed) -> None:
+    out = testbed.run(["sinfo", "-h", "-N", "-p", "big", "-o", "%N|%f"], timeout=10).stdout
+    assert out.split() == ["node4|bigmem"]
 
 
 def test_srun_spans_all_four_nodes(testbed: SlurmTestbed) -> None:
