@@ -12,7 +12,8 @@ Rules, in order:
 3. Grow when the waiting work would keep the current nodes busy for longer than a new
    node takes to start (``startup_s``) plus ``grow_margin_s`` (hysteresis), when the job
    has walltime left to use it, and when the last failed grow's backoff has run out.
-   Ready tasks that no current node can run ask for one node of their shape, in the
+   Ready tasks that no current node can run ask for one node of their shape (while fewer
+   nodes are pending than such tasks wait), in the
    first partition of ``offers`` (the main one first, then the site's declared ones) whose
    nodes offer what they need, with ``--constraint`` of that partition's features.
 4. Release nodes idle for ``idle_timeout_s`` when no work waits, newest first, never the
@@ -195,7 +196,7 @@ def _to_target(inp: ScalingInput, policy: ScalingPolicy, live: list[NodeLoad],
 
 def _demand_grow(inp: ScalingInput, policy: ScalingPolicy, live: list[NodeLoad],
                  have: int) -> ScaleDecision:
-    if inp.unplaceable:
+    if inp.unplaceable and inp.pending_nodes < len(inp.unplaceable):  # one node per task
         need = inp.unplaceable[0]
         shape = shape_for(need, inp.offers)
         where = f" in partition {shape.partition}" if shape.partition else ""

@@ -4,6 +4,7 @@ policy's choice of partition, the extension job's options, and acceptance at the
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -250,3 +251,19 @@ def test_without_a_partition_offering_it_the_call_is_refused(tmp_path):
             pytest.raises(UsageError, match="needs software bigtool, which no node has"),
         ):
             _big(1)
+
+
+def test_a_waiting_task_asks_for_one_node_not_one_per_tick():
+    need = NodeShape(1, software=frozenset({"bigtool"}))
+    inp = ScalingInput(
+        minimum=1,
+        maximum=8,
+        nodes=(NodeLoad("n1", 4, master=True),),
+        unplaceable=(need,),
+        ready_tasks=1,
+        offers=OFFERS,
+        pending_nodes=1,
+    )
+    assert decide(inp, POLICY).action is Action.NOTHING
+    two = decide(replace(inp, unplaceable=(need, need)), POLICY)
+    assert two.action is Action.GROW and two.count == 1 and two.shape.partition == "big"
