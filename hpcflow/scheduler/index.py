@@ -1,11 +1,14 @@
 """An index of the nodes with room, so that one placement decision costs O(log n).
 
 Pure. :class:`NodeLedgers` is the ``name -> NodeLedger`` mapping the scheduler places on;
-it keeps a :class:`FreeIndex` up to date: the ledgers it holds report every reservation
-and release to it. The index is a max-heap of the nodes by free cores (ties: the order in
-which the nodes were added, the order a scan of the mapping would see them), one heap per
-static node shape a task asks for (processor architecture and type), with lazy deletion:
-an entry whose node changed since it was pushed is dropped when it reaches the top.
+it keeps a :class:`FreeIndex` up to date: the ledgers it holds report every release to
+it. The index is a max-heap of the nodes by free cores (ties: the order in which the nodes
+were added, the order a scan of the mapping would see them), one heap per static node
+shape a task asks for (processor architecture and type), with lazy updates: a reservation
+is not pushed (it only lowers a node's free cores, so the node's newest entry still ranks
+it at least as high as it should); an entry that overstates its node's free cores is
+pushed again with the right count when it reaches the top, one that understates them (an
+older one) is dropped.
 
 ``best(c)`` returns exactly what a scan of the mapping for ``max(free_cores)`` among the
 nodes that fit ``c`` returns, popping only the nodes with the most free cores that do not
@@ -52,7 +55,7 @@ class FreeIndex:
         if name not in self._order:
             self._order[name] = next(self._orders)
         self._current[name] = ledger
-        self._limit = 4 * len(self._current) + 1024
+        self._limit = 8 * len(self._current) + 1024  # rebuilds amortised over 7n pushes
         self.changed(ledger)
 
     def remove(self, name: str) -> None:
@@ -64,13 +67,9 @@ class FreeIndex:
 
     def changed(self, ledger: NodeLedger) -> None:
         """``ledger`` reserved or released something: index its new free cores."""
-        name = ledger.node.name
-        if not (ledger.alive and not ledger.draining
-                and ((ledger.free_slots > 0 and ledger.free_cores > 0) or ledger.free_queue > 0)):
-            return  # no room: not indexed (``has_room``, inlined on this hot path)
-        if self._current.get(name) is not ledger:
-            return
-        entry = (-ledger.free_cores, self._order[name], next(self._ticks), ledger)
+        if not self._live(ledger):
+            return  # no room, or no longer indexed
+        entry = (-ledger.free_cores, self._order[ledger.node.name], next(self._ticks), ledger)
         heapq.heappush(self._any, entry)
         if len(self._any) > self._limit:
             self._heaps[_ANY] = self._any = self._build(_ANY)
@@ -85,25 +84,41 @@ class FreeIndex:
                     self._heaps[shape] = self._build(shape)
 
     def _build(self, shape: Shape) -> list[_Entry]:
+        order, ticks = self._order, self._ticks
         heap = [
-            (-lg.free_cores, self._order[name], next(self._ticks), lg)
+            (-lg.free_cores, order[name], next(ticks), lg)
             for name, lg in self._current.items()
-            if lg.has_room and _shape_ok(shape, lg.node)
+            if lg.has_room and (shape is _ANY or _shape_ok(shape, lg.node))
         ]
         heapq.heapify(heap)
         return heap
 
-    def _valid(self, entry: _Entry) -> bool:
-        ledger = entry[3]
+    def _live(self, ledger: NodeLedger) -> bool:
+        """Indexed and with room (``ledger.has_room``, inlined on this hot path)."""
         return (
-            -entry[0] == ledger.free_cores
-            and ledger.has_room
+            ledger.alive and not ledger.draining
+            and ((ledger.free_slots > 0 and ledger.free_cores > 0) or ledger.free_queue > 0)
             and self._current.get(ledger.node.name) is ledger
         )
 
+    def _valid(self, entry: _Entry) -> bool:
+        return -entry[0] == entry[3].free_cores and self._live(entry[3])
+
+    def _fix_top(self, heap: list[_Entry], entry: _Entry) -> None:
+        """Drop the invalid top ``entry``, or rank it again when its node has fewer free
+        cores than it says (a reservation not pushed) and still has room."""
+        ledger = entry[3]
+        if -entry[0] > ledger.free_cores and self._live(ledger):
+            heapq.heapreplace(heap, (-ledger.free_cores, entry[1], next(self._ticks), ledger))
+        else:
+            heapq.heappop(heap)
+
     def has_room(self, exclude: Collection[str] = ()) -> bool:
         """Is there a node with a free core and a free slot (not in ``exclude``)?"""
-        return self._top(self._any, _ONE, exclude, fit=False) is not None
+        heap = self._any
+        if heap and not exclude and self._valid(heap[0]):  # a valid entry has room
+            return True
+        return self._top(heap, _ONE, exclude, fit=False) is not None
 
     def best(self, c: Constraints, exclude: Collection[str] = ()) -> NodeLedger | None:
         """The node that fits ``c`` with the most free cores (first added on ties)."""
@@ -116,7 +131,9 @@ class FreeIndex:
     def _top(
         self, heap: list[_Entry], c: Constraints, exclude: Collection[str], fit: bool
     ) -> NodeLedger | None:
-        if heap and not exclude and self._valid(heap[0]):  # the common case: the top fits
+        while heap and not self._valid(heap[0]):
+            self._fix_top(heap, heap[0])
+        if heap and not exclude:  # the common case: the top fits
             ledger = heap[0][3]
             if not fit or ledger.fits(c):
                 return ledger
@@ -125,7 +142,7 @@ class FreeIndex:
         while heap:
             entry = heap[0]
             if not self._valid(entry):
-                heapq.heappop(heap)
+                self._fix_top(heap, entry)
                 continue
             ledger = entry[3]
             if fit and ledger.free_cores < c.computing_units and not queueable(c):

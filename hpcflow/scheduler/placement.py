@@ -82,11 +82,11 @@ def place(candidates: Iterable[Candidate], ledgers: Mapping[str, NodeLedger]) ->
 
 def _place_one(cand: Candidate, ledgers: Mapping[str, NodeLedger], index: FreeIndex,
                held: set[str]) -> Placement | None:
+    whole = cand.whole
     for version, constraints in enumerate(cand.versions):
-        count = cand.whole[version] if version < len(cand.whole) else 0
-        if count:
+        if whole and version < len(whole) and whole[version]:
             free = {name: lg for name, lg in ledgers.items() if name not in held}
-            chosen = _whole_nodes(cand, constraints, count, free, held)
+            chosen = _whole_nodes(cand, constraints, whole[version], free, held)
             if chosen:
                 for ledger in chosen:
                     ledger.reserve(cand.task_id, ledger.whole())
@@ -97,7 +97,8 @@ def _place_one(cand: Candidate, ledgers: Mapping[str, NodeLedger], index: FreeIn
             or index.best(constraints, held)
         if best is not None:
             best.reserve(cand.task_id, constraints)
-            return Placement(cand.task_id, version, best.node.name, (best.node.name,))
+            name = best.node.name
+            return Placement(cand.task_id, version, name, (name,))
     return None
 
 
@@ -106,16 +107,18 @@ def _local_best(cand: Candidate, constraints: Constraints, ledgers: Mapping[str,
     """Of the nodes holding some of the task's inputs, the one holding most that fits
     (then the most free cores, then the first); such a node beats every other."""
     best: NodeLedger | None = None
-    best_key = (0, 0, 0)
+    best_bytes = 0
     for name, held_bytes in cand.locality.items():
         if held_bytes <= 0 or name in held:
             continue
         ledger = ledgers.get(name)
         if ledger is None or not ledger.fits(constraints):
             continue
-        key = (held_bytes, ledger.free_cores, -index._order[name])
-        if best is None or key > best_key:
-            best, best_key = ledger, key
+        if best is not None and (  # keys built only when two nodes compete
+                (held_bytes, ledger.free_cores, -index.order(name))
+                <= (best_bytes, best.free_cores, -index.order(best.node.name))):
+            continue
+        best, best_bytes = ledger, held_bytes
     return best
 
 

@@ -64,7 +64,8 @@ class NodeLedger:
     running: set[int] = field(default_factory=set)  # every task placed here, queued or not
     held: dict[int, Constraints] = field(default_factory=dict)  # what each task reserved
     queued: dict[int, Constraints] = field(default_factory=dict)  # waiting for a slot
-    # told of every reservation and release (the index of nodes with room)
+    # told of every release (the index of nodes with room; a reservation only takes room,
+    # which the index finds out lazily)
     on_change: Callable[[NodeLedger], None] | None = field(default=None, repr=False,
                                                            compare=False)
 
@@ -125,8 +126,6 @@ class NodeLedger:
         else:
             self._take(task_id, c)
         self.running.add(task_id)
-        if self.on_change is not None:
-            self.on_change(self)
 
     def _take(self, task_id: int, c: Constraints) -> None:
         self.held[task_id] = c
