@@ -116,7 +116,7 @@ class FreeIndex:
     def has_room(self, exclude: Collection[str] = ()) -> bool:
         """Is there a node with a free core and a free slot (not in ``exclude``)?"""
         heap = self._any
-        if heap and not exclude and self._valid(heap[0]):  # a valid entry has room
+        if heap and not exclude and self._live(heap[0][3]):  # even if its count is outdated
             return True
         return self._top(heap, _ONE, exclude, fit=False) is not None
 
