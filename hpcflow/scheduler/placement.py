@@ -120,10 +120,12 @@ def _local_best(cand: Candidate, constraints: Constraints, ledgers: Mapping[str,
         ledger = ledgers.get(name)
         if ledger is None or not ledger.fits(constraints):
             continue
-        if best is not None and (  # keys built only when two nodes compete
-                (held_bytes, ledger.free_cores, -index.order(name))
-                <= (best_bytes, best.free_cores, -index.order(best.node.name))):
-            continue
+        if best is not None:  # two nodes compete: bytes, then free cores, then order
+            if held_bytes != best_bytes or ledger.free_cores != best.free_cores:
+                if (held_bytes, ledger.free_cores) < (best_bytes, best.free_cores):
+                    continue
+            elif index.order(name) > index.order(best.node.name):
+                continue
         best, best_bytes = ledger, held_bytes
     return best
 
