@@ -2,7 +2,8 @@
 
 The local agent takes one queued task per task process beyond those running (see
 ``NodeLedger.queue``). When the walltime drain begins, a queued task must not start after
-all: it goes back to READY, where the drain decides whether it may still run.
+all: it goes back to READY, where the drain decides whether it may still run, and no
+node queues a task any more (it would start only after a running one, maybe too late).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ def withdraw_queued(master: Any) -> int:
     if not getattr(master, "_agents", None):  # nothing dispatched anywhere yet
         return withdrawn
     with master._cond:
+        for ledger in master._ledgers.values():
+            ledger.stop_queueing()  # a task queued from now on would start too late
         for agent in list(master._agents.values()):
             withdraw = getattr(agent, "withdraw", None)
             for task_id in withdraw() if withdraw is not None else ():

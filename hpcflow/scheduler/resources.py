@@ -61,6 +61,7 @@ class NodeLedger:
     free_queue: int = -1
     alive: bool = True
     draining: bool = False  # elastic shrink: no new tasks, running ones finish
+    queue_stopped: bool = False  # walltime drain: no task waits in the agent any more
     running: set[int] = field(default_factory=set)  # every task placed here, queued or not
     held: dict[int, Constraints] = field(default_factory=dict)  # what each task reserved
     queued: dict[int, Constraints] = field(default_factory=dict)  # waiting for a slot
@@ -107,6 +108,12 @@ class NodeLedger:
     def _fits_now(self, c: Constraints) -> bool:
         return (self.free_slots > 0 and c.computing_units <= self.free_cores
                 and c.memory_size <= self.free_memory_gb + 1e-9 and c.gpus <= self.free_gpus)
+
+    def stop_queueing(self) -> None:
+        """Take no more queued tasks: the capacity goes, those already queued count down."""
+        if not self.queue_stopped:
+            self.queue_stopped = True
+            self.free_queue -= self.node.queue
 
     @property
     def idle(self) -> bool:

@@ -182,10 +182,10 @@ def test_g_job_expansion_merges_the_nodes_into_the_main_job(testbed, env, tmp_pa
     # The testbed sets SchedulerParameters=permit_job_expansion; most sites do not.
     env = {**env, "HPCFLOW_ELASTIC_EXPAND": "1"}
     run = Run(testbed, env, tmp_path, "--nodes", "1", "--elastic", "1:2", "--idle-timeout",
-              "2", str(BURST), "--", "40", "2", str(tmp_path / "marks"))
+              "2", str(BURST), "--", "60", "2", str(tmp_path / "marks"))
     try:
         out = run.wait()
-        check_results(out, 40)
+        check_results(out, 60)
         grow = run.events("grow")
         assert grow and all(g["merged"] for g in grow), run.events("decision")
         merged = {e["node"] for e in run.events("joined")}
@@ -194,7 +194,7 @@ def test_g_job_expansion_merges_the_nodes_into_the_main_job(testbed, env, tmp_pa
         assert "SHRUNK 1" in out and f"ALLOCATION {master}\n" in out, out
         assert {e["job"] for e in run.events("released")} == {run.job_id}
         assert not (run.run_dir / "elastic" / "jobs").exists()  # no extension job
-        assert run.executions() == Counter(range(40))
+        assert run.executions() == Counter(range(60))
     finally:
         run.cleanup()
 

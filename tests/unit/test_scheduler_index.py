@@ -143,3 +143,20 @@ def test_a_queue_takes_one_core_tasks_beyond_the_slots():
         ledger.release(task_id)
     assert (ledger.free_cores, ledger.free_slots, ledger.free_queue) == (2, 2, 2)
     assert not ledger.running and not ledger.queued and not ledger.held
+
+
+def test_a_ledger_that_stops_queueing_never_queues_again() -> None:
+    from hpcflow.graph.spec import Constraints
+    from hpcflow.scheduler.resources import NodeLedger, NodeResources
+
+    ledger = NodeLedger(NodeResources("n1", cores=1, memory_gb=1.0, slots=1, queue=1))
+    one = Constraints(computing_units=1)
+    ledger.reserve(1, one)
+    ledger.reserve(2, one)  # waits in the agent's queue
+    assert ledger.queued and not ledger.fits(one)
+    ledger.stop_queueing()
+    ledger.release(2, one)
+    ledger.release(1, one)
+    assert ledger.fits(one)
+    ledger.reserve(3, one)
+    assert not ledger.fits(one) and not ledger.queued and not ledger.has_room
