@@ -75,7 +75,8 @@ def _expected(n: int) -> int:
     return sum(i * i + 1 for i in range(n))
 
 
-@pytest.mark.xfail(strict=False, reason="known regression (issue 9 open): since the last merges two "
+@pytest.mark.xfail(strict=False, reason="known regression (issue 9 open):"
+                   " since the last merges, two "
                    "tasks are started in the walltime drain, killed at the deadline and re-run "
                    "in the continuation job")
 def test_a_one_minute_job_finishes_three_minutes_of_work_in_continuations(
