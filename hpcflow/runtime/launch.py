@@ -195,7 +195,10 @@ def finish(session: Session, path: str, args: Sequence[str], options: RunOptions
     outcome = AppOutcome(wallclock.EXIT_STATUS, late) if late else outcome
     session.close()
     fatal = session.master.fatal
-    if fatal is not None and outcome.status in (0, 1):  # report the root cause
+    handover = session.master.handover
+    if handover is not None and outcome.status in (0, 1):  # stopped on time: not a failure
+        outcome = AppOutcome(0, "")
+    elif fatal is not None and outcome.status in (0, 1):  # report the root cause
         outcome = AppOutcome(1, str(fatal), fatal.remote_traceback)
     events.emit("run_finished", status=outcome.status, message=outcome.message,
                 modules=imported_modules())
@@ -206,4 +209,7 @@ def finish(session: Session, path: str, args: Sequence[str], options: RunOptions
         where = f"\nrun directory {options.run_dir}" if options.run_dir else ""
         sys.stderr.write(session.summary() + where + "\n")
     report(outcome)
+    if handover is not None:
+        sys.stderr.write(f"hpcflow: stopped before the walltime; the run continues in job "
+                         f"{handover}\n")
     return outcome.status

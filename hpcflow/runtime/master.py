@@ -66,6 +66,7 @@ class Master(Waiting, Holding, Groups):
         self.elastic: Any = None  # the ElasticController of an elastic run
         self.checkpoints: Any = None  # a Checkpointer (runtime/checkpoint.py), or None
         self.draining: Any = None  # a Drain near the walltime (runtime/walltime.py), or None
+        self.handover: str | None = None  # the job the run continues in after the walltime
         self.finished = Retirer(self)  # what finished tasks no longer need
 
     # -- agents ---------------------------------------------------------------------

@@ -3,8 +3,8 @@
 The batch script asks Slurm for SIGUSR1 ``lead`` seconds before the time limit and
 forwards it to the master (Slurm may send it up to a minute early, so the master reads
 the job's real end time from squeue). From then on the master starts only tasks whose
-function's measured mean duration fits before the deadline (the end time less a margin
-to flush and exit); running tasks finish, or are killed at the deadline. Then the
+function's measured mean duration, with a safety margin, fits before the deadline (the end
+time less a margin to flush and exit); running tasks finish, or are killed at the deadline. Then the
 checkpoints are flushed and the app is stopped. With ``--continue`` a continuation job
 (the same script, ``--dependency=afterany:<this job>``) was submitted at the signal; it
 resumes the run from the checkpoints. Locally, ``kill -USR1`` does the same without the
@@ -32,6 +32,10 @@ LEAD_ENV = "HPCFLOW_WALLTIME_LEAD"
 DEFAULT_LEAD = 60
 #: Seconds kept after the deadline to kill tasks, flush checkpoints and leave.
 MARGIN = 5.0
+#: A measured task is expected to take its mean duration times this, plus ``_SLACK`` s
+#: (the dispatch, the result's trip back and a slower run must still end in time).
+_SAFETY = 1.25
+_SLACK = 1.0
 _QUIET_CHECKS = 3  # consecutive checks with nothing running before the app is stopped
 _CHECK_EVERY = 0.3
 
@@ -75,7 +79,7 @@ class Drain:
         mean = self._mean(name)
         if mean is None:
             return time.time() + self.lead <= self.deadline
-        return time.time() + mean <= self.deadline
+        return time.time() + mean * _SAFETY + _SLACK <= self.deadline
 
     def _mean(self, name: str) -> float | None:
         checkpoints = self.master.checkpoints
@@ -129,7 +133,10 @@ class Walltime:
         with self._lock:
             if self.drain is not None or self.closed:
                 return
-            self.drain = Drain(self.master, 0.0)
+            lead = float(self.env.get(LEAD_ENV) or DEFAULT_LEAD)
+            # at once, not after squeue answers: a task started meanwhile would not fit
+            self.drain = Drain(self.master, deadline_for(time.time(), lead, None), lead)
+            self.master.draining = self.drain
         threading.Thread(target=self._begin, name="hpcflow-walltime", daemon=True).start()
 
     def _begin(self) -> None:
@@ -138,9 +145,7 @@ class Walltime:
         end = self._end_time(job_id)
         lead = float(self.env.get(LEAD_ENV) or DEFAULT_LEAD)
         self.drain.deadline = deadline_for(time.time(), lead, end)
-        self.drain.lead = lead
         self.master.events.emit("walltime", deadline=self.drain.deadline, job=job_id)
-        self.master.draining = self.drain
         withdraw_queued(self.master)  # prefetched tasks must pass the drain's test too
         if self.settings.continue_run and job_id and self.settings.run_dir:
             with self._lock:  # close() waits for it, and then sees the job to cancel
@@ -177,6 +182,8 @@ class Walltime:
         with self._lock:
             self.closed = True  # a signal from now on changes nothing
         stopped = self.drain is not None and self.drain.close()
+        if stopped and self.next_job is not None:
+            self.master.handover = self.next_job
         if self.next_job is not None and self.client is not None and not stopped:
             try:
                 self.client.cancel(self.next_job)

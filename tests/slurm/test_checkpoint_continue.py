@@ -75,10 +75,6 @@ def _expected(n: int) -> int:
     return sum(i * i + 1 for i in range(n))
 
 
-@pytest.mark.xfail(strict=False, reason="known regression (issue 9 open):"
-                   " since the last merges, two "
-                   "tasks are started in the walltime drain, killed at the deadline and re-run "
-                   "in the continuation job")
 def test_a_one_minute_job_finishes_three_minutes_of_work_in_continuations(
         testbed: SlurmTestbed, tmp_path: Path) -> None:
     run = _Run(testbed, tmp_path)
@@ -96,7 +92,11 @@ def test_a_one_minute_job_finishes_three_minutes_of_work_in_continuations(
         status = run.hpcflow("status", jobs[0], timeout=60)
         assert f"jobs       {' -> '.join(jobs)}" in status.stdout, status.stdout
         first = (run.run_dir() / f"slurm-{jobs[0]}.err").read_text()
-        assert f"the run continues in job {jobs[1]}" in first
+        assert f"the run continues in job {jobs[1]}" in first and "error" not in first, first
+        states = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j",
+                                 ",".join(jobs)], env=run.env, capture_output=True,
+                                text=True, timeout=60, check=True).stdout
+        assert set(re.findall(r"\|(\w+)", states)) == {"COMPLETED"}, states
     finally:
         run.cancel_all()
 

@@ -8,6 +8,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from hpcflow.runtime.continuation import job_run_flags, walltime_lead
 from hpcflow.runtime.submit import SubmitRequest, submit_app
 from hpcflow.runtime.walltime import (
     MARGIN,
+    Drain,
     Walltime,
     WalltimeSettings,
     deadline_for,
@@ -223,6 +225,7 @@ def test_on_the_signal_a_continuation_is_submitted_and_the_idle_app_stopped(
     assert master.aborted and "walltime" in master.aborted[0]
     assert master.draining is walltime.drain and walltime.next_job == "42"
     walltime.close()  # the app was stopped: the continuation carries on
+    assert master.handover == "42"  # the job's part ends without an error
     assert not runner.ran("scancel") and chain.job_chain(chain.read_job(tmp_path)) == ["41", "42"]
 
 
@@ -245,3 +248,44 @@ def test_no_continuation_past_the_limit(tmp_path: Path) -> None:
     time.sleep(0.5)
     walltime.close()
     assert not runner.ran("sbatch")
+
+
+def test_the_drain_is_in_place_when_the_signal_returns_before_squeue_answers(
+        tmp_path: Path) -> None:
+    walltime, master, runner = _walltime(tmp_path, lead=30)
+    master.running = 1
+    slow = threading.Event()
+    answer = walltime.client.runner  # type: ignore[union-attr]
+
+    def squeue_waits(argv: list[str], timeout: float) -> Result:
+        if argv[0] == "squeue":
+            slow.wait(5)
+        return answer(argv, timeout)
+
+    walltime.client = SlurmClient(squeue_waits)
+    walltime.trigger()
+    try:
+        assert master.draining is walltime.drain is not None  # no thread had to run first
+        assert walltime.drain.deadline <= time.time() + 30 - MARGIN + 0.1
+    finally:
+        slow.set()
+        walltime.close()
+
+
+class _Stats:
+    def __init__(self, mean: float) -> None:
+        self.mean, self.count = mean, 1
+
+
+def _drain_master(mean: float) -> object:
+    spec = type("Spec", (), {"name": "f"})()
+    record = type("Rec", (), {"definition": type("Def", (), {"spec": spec})()})()
+    return type("M", (), {"records": {1: record}, "checkpoints": None,
+                          "stats": {"f": _Stats(mean)}})()
+
+
+def test_a_task_whose_mean_only_just_fits_does_not_start() -> None:
+    now = time.time()
+    assert not Drain(_drain_master(5.0), now + 5.2).may_start(1)  # would end at the kill
+    assert Drain(_drain_master(5.0), now + 8.0).may_start(1)
+    assert not Drain(_drain_master(0.0), now + 0.5).may_start(1)
