@@ -252,7 +252,7 @@ def test_no_continuation_past_the_limit(tmp_path: Path) -> None:
 
 def test_the_drain_is_in_place_when_the_signal_returns_before_squeue_answers(
         tmp_path: Path) -> None:
-    walltime, master, runner = _walltime(tmp_path, lead=30)
+    walltime, master, _ = _walltime(tmp_path, lead=30)
     master.running = 1
     slow = threading.Event()
     answer = walltime.client.runner  # type: ignore[union-attr]
