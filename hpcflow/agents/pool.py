@@ -15,13 +15,14 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import os
+import selectors
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 
 from hpcflow.agents import prestart, worker
 from hpcflow.agents.protocol import Assignment, Result, recv_message, send_message
@@ -49,6 +50,8 @@ class WorkerPool:
         self._functions: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
+        self._selector = selectors.DefaultSelector()  # the watcher's, kept across waits
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="hpcflow-pool", daemon=True)
 
@@ -56,14 +59,18 @@ class WorkerPool:
         """Start the task processes and the watcher thread."""
         with self._lock:
             for started in prestart.adopt(self._app_dir, self.size):
-                self._procs.append(_Proc(started.process, started.conn))
+                self._add(_Proc(started.process, started.conn))
             while len(self._procs) < self.size:
-                self._procs.append(self._spawn())
+                self._add(self._spawn())
         self._thread.start()
 
     def _spawn(self) -> _Proc:
         started = prestart.spawn(self._app_dir)
         return _Proc(started.process, started.conn)
+
+    def _add(self, proc: _Proc) -> None:
+        self._procs.append(proc)
+        self._selector.register(proc.conn, selectors.EVENT_READ, proc)
 
     # -- called by the owner ---------------------------------------------------------
     def submit(self, assignment: Assignment) -> None:
@@ -106,6 +113,8 @@ class WorkerPool:
         self._wake()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._selector.close()
         for proc in procs:
             try:
                 proc.process.wait(timeout=2)
@@ -143,14 +152,12 @@ class WorkerPool:
             with self._lock:
                 if self._stopping:
                     return
-                handles = {p.conn: p for p in self._procs}
                 timeout = self._next_timeout()
-            ready = wait([self._wake_r, *handles], timeout)
-            if self._wake_r in ready:
-                self._wake_r.recv_bytes()
-            for conn in ready:
-                if conn in handles:
-                    self._receive(handles[conn])
+            for key, _ in self._selector.select(timeout):
+                if key.data is None:
+                    self._wake_r.recv_bytes()
+                elif key.data in self._procs:  # not reaped earlier in this round
+                    self._receive(key.data)
             self._expire()
 
     def _next_timeout(self) -> float | None:
@@ -178,9 +185,10 @@ class WorkerPool:
             if proc not in self._procs:
                 return
             self._procs.remove(proc)
+            self._selector.unregister(proc.conn)
             task = proc.task
             if not self._stopping:
-                self._procs.append(self._spawn())
+                self._add(self._spawn())
                 self._drain()
         proc.conn.close()
         _kill_group(proc.process.pid)  # what the dead task process had started

@@ -115,10 +115,12 @@ def send_message(conn: Connection, message: Any) -> None:
     data (pickled values, refs) as pickle protocol 5 out-of-band buffers: one frame for
     the rest, then one frame per buffer, written from the buffer itself (never joined)."""
     if isinstance(message, Assignment):
-        message = replace(message, refs=tuple(map(pickle.PickleBuffer, message.refs)))
+        if _any_large(message.refs):
+            message = replace(message, refs=tuple(map(pickle.PickleBuffer, message.refs)))
     elif isinstance(message, Result):
-        message = replace(message, values=tuple(map(pickle.PickleBuffer, message.values)),
-                          writes=tuple(map(pickle.PickleBuffer, message.writes)))
+        if _any_large(message.values) or _any_large(message.writes):
+            message = replace(message, values=tuple(map(pickle.PickleBuffer, message.values)),
+                              writes=tuple(map(pickle.PickleBuffer, message.writes)))
     buffers: list[pickle.PickleBuffer] = []
 
     def out_of_band(buffer: pickle.PickleBuffer) -> bool:  # False: out of band
@@ -131,6 +133,11 @@ def send_message(conn: Connection, message: Any) -> None:
     conn.send_bytes(len(buffers).to_bytes(4, "little") + head)
     for buffer in buffers:
         conn.send_bytes(buffer.raw())
+
+
+def _any_large(blobs: tuple[bytes, ...]) -> bool:
+    """Is one of ``blobs`` worth a frame of its own? (Small ones are sent as they are.)"""
+    return any(len(blob) >= OUT_OF_BAND_MIN for blob in blobs)
 
 
 def recv_message(conn: Connection) -> Any:

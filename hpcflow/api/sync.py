@@ -36,6 +36,9 @@ def _resolve(runtime: Any, obj: Any) -> Any:
             runtime.tracker.forget(obj)  # a stand-in for a future is the caller's again
         return _sync_into(obj, value)
     if isinstance(obj, list):
+        futures = [x.key for x in obj if isinstance(x, Future)]
+        if len(futures) > 1:
+            runtime.settle_values(futures)  # one wake-up for the lot, not one per item
         return [_resolve(runtime, x) for x in obj]
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
         return tuple(_resolve(runtime, x) for x in obj)

@@ -27,6 +27,9 @@ class Groups:
     def _advance(self, progress: Progress, cause: TaskFailed | None = None) -> None:
         raise NotImplementedError
 
+    def _wait_general(self, timeout: float | None = None) -> None:
+        raise NotImplementedError
+
     def _kill(self, record: TaskRecord, reason: str) -> Progress:
         raise NotImplementedError
 
@@ -48,7 +51,7 @@ class Groups:
         with self._cond:
             group = self._named_group(name)
             while not all(self.graph.tasks[t].state in FINAL_STATES for t in group.tasks):
-                self._cond.wait()
+                self._wait_general()
             group.closed = True
         if group.failure is not None:
             raise group.failure

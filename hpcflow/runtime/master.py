@@ -49,6 +49,8 @@ class Master(Waiting, Holding, Groups):
         self.fatal: TaskFailed | None = None
         self.started = time.time()
         self._cond = threading.Condition(threading.RLock())
+        self._awaited: dict[Version, int] = {}
+        self._general_waits = 0
         self._store: dict[Version, bytes] = {}
         self._where: dict[Version, str] = {}  # the node that produced a version
         self._agents: dict[str, Agent] = {}
@@ -99,7 +101,7 @@ class Master(Waiting, Holding, Groups):
             if not any(lg.alive for lg in self._ledgers.values()):
                 self._abort(TaskFailed("hpcflow runtime", "every node was lost"))
             self._schedule()
-            self._cond.notify_all()
+            self._wake()
 
     def drain(self, name: str) -> None:
         """Send no new task to node ``name`` (elastic shrink); its running tasks finish."""
@@ -114,7 +116,7 @@ class Master(Waiting, Holding, Groups):
         with self._cond:
             if self._leave(name, reason):
                 self._agents[name].shutdown()
-                self._cond.notify_all()
+                self._wake()
 
     def _leave(self, name: str, reason: str) -> bool:
         """Mark node ``name`` gone; False if it was not alive."""
@@ -299,7 +301,7 @@ class Master(Waiting, Holding, Groups):
                 self.finished.task_final(record)
             self._drop_read(record.id)
             self._schedule()
-            self._cond.notify_all()
+            self._wake()
 
     def _missing_output(self, record: TaskRecord) -> str | None:
         for out in record.plan.files:
@@ -416,7 +418,7 @@ class Master(Waiting, Holding, Groups):
                 self._enqueue(task_id)
             for task_id in step.cancelled:
                 self._cancelled(task_id, cause)
-        self._cond.notify_all()
+        self._wake()
 
     def _commit(self, version: Version) -> None:
         if version.key[0] != "file" or version.writer is None:

@@ -16,8 +16,15 @@ if TYPE_CHECKING:
     from hpcflow.runtime.tasks import TaskRecord
 
 
+_UNFINISHED = (VersionState.PENDING, VersionState.WRITTEN)
+
+
 class Waiting:
-    """Blocking calls of the app's thread; mixed into the master, whose state they read."""
+    """Blocking calls of the app's thread; mixed into the master, whose state they read.
+
+    A thread waiting for one value is woken only once that value is final (or the run
+    failed), not at every event of the run: :meth:`_wake` decides.
+    """
 
     graph: TaskGraph
     tracker: Tracker
@@ -25,6 +32,21 @@ class Waiting:
     fatal: TaskFailed | None
     _cond: threading.Condition
     _store: dict[Version, bytes]
+    _awaited: dict[Version, int]  # versions threads wait for, with how many threads
+    _general_waits: int  # threads waiting for anything else (barriers, groups, files)
+
+    def _wake(self) -> None:
+        """Call with the lock held, after the run's state changed."""
+        if self._general_waits or self.fatal is not None or any(
+                v.state not in _UNFINISHED for v in self._awaited):
+            self._cond.notify_all()
+
+    def _wait_general(self, timeout: float | None = None) -> None:
+        self._general_waits += 1
+        try:
+            self._cond.wait(timeout)
+        finally:
+            self._general_waits -= 1
 
     def wait_value(self, key: DataKey) -> Any:
         """Block until the latest version of ``key`` exists; return its value."""
@@ -35,15 +57,34 @@ class Waiting:
             blob = self._wait_version(version)
         return pickle.loads(blob) if blob is not None else None
 
+    def settle_values(self, keys: list[DataKey]) -> None:
+        """Block until the latest versions of ``keys`` are final or the run failed.
+        The last first: results come roughly in order, so this thread wakes about once."""
+        with self._cond:
+            for key in reversed(keys):
+                version = self.graph.latest(key)
+                while version is not None and version.state in _UNFINISHED and \
+                        self.fatal is None:
+                    self._await(version)
+
     def _wait_version(self, version: Version) -> bytes | None:
-        while version.state in (VersionState.PENDING, VersionState.WRITTEN):
+        while version.state in _UNFINISHED:
             if self.fatal is not None:
                 raise self.fatal
-            self._cond.wait()
+            self._await(version)
         if version.state is VersionState.CANCELLED:
             failure = self.records[version.writer].failure if version.writer else None
             raise failure or TaskFailed("?", "its producer failed")
         return self._store.get(version)
+
+    def _await(self, version: Version) -> None:
+        self._awaited[version] = self._awaited.get(version, 0) + 1
+        try:
+            self._cond.wait()
+        finally:
+            left = self._awaited.pop(version) - 1
+            if left:
+                self._awaited[version] = left
 
     def wait_object(self, obj: Any) -> Any:
         """The latest value of a tracked object; the object is no longer tracked after."""
@@ -66,7 +107,7 @@ class Waiting:
             if version is not None:
                 self._wait_version(version)
             while writing and not self.graph.accesses_final(key):
-                self._cond.wait()
+                self._wait_general()
             if writing:
                 self.graph.main_version(key, in_place=True)
         return os.fspath(path)
@@ -86,7 +127,7 @@ class Waiting:
         """Wait until every submitted task is final; raise if the application failed."""
         with self._cond:
             while not self.graph.all_final() and self.fatal is None:
-                self._cond.wait()
+                self._wait_general()
             if self.fatal is not None:
                 raise self.fatal
 
@@ -94,7 +135,7 @@ class Waiting:
         """Wait until every task is final, even after a fatal failure (used at exit)."""
         with self._cond:
             while not self.graph.all_final():
-                self._cond.wait(timeout=0.5)
+                self._wait_general(timeout=0.5)
 
     def counts(self) -> dict[str, int]:
         with self._cond:
