@@ -137,7 +137,8 @@ class WorkerPool:
         proc.task = assignment
         proc.deadline = time.monotonic() + assignment.time_out if assignment.time_out else None
         try:
-            send_message(proc.conn, replace(assignment, func=func))
+            send_message(proc.conn, assignment if func is assignment.func
+                         else replace(assignment, func=func))
         except OSError:
             pass  # the process died; its sentinel reports the task
 

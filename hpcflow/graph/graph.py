@@ -31,7 +31,7 @@ class Version:
     next: Version | None = None
     # unfinished tasks reading it; a set only while there are some (most versions have none)
     readers: set[int] | frozenset[int] = frozenset()
-    waiters: list[int] = field(default_factory=list)
+    waiters: list[int] | tuple[()] = ()  # a list only while tasks wait (most never do)
     committing: bool = False  # handed to the runtime to commit
     share: Share | None = None  # written by a CONCURRENT/COMMUTATIVE group of tasks
     members: set[int] | frozenset[int] = frozenset()  # shared: every writer of the group
@@ -42,7 +42,7 @@ class Version:
         return f"{self.key[0]}:{self.key[1]}@v{self.number}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Access:
     """How one task touches one datum."""
 
@@ -132,7 +132,10 @@ class TaskGraph:
             node.missing += 1  # the caller cancels the task right away
         elif version.state is not VersionState.AVAILABLE:
             node.missing += 1
-            version.waiters.append(node.id)
+            if version.waiters:
+                version.waiters.append(node.id)  # type: ignore[union-attr]
+            else:
+                version.waiters = [node.id]
 
     def _add_shared(self, node: TaskNode, access: Access) -> None:
         """Join the open CONCURRENT/COMMUTATIVE group of the datum, or open one: every
@@ -231,7 +234,7 @@ class TaskGraph:
             if node.missing == 0 and node.state is TaskState.PENDING:
                 node.state = TaskState.READY
                 progress.ready.append(task_id)
-        version.waiters.clear()
+        version.waiters = ()
         return progress.merge(self._check_next(version))
 
     def fail(self, task_id: int, cancel_successors: bool = True) -> Progress:
@@ -262,7 +265,7 @@ class TaskGraph:
             progress.cancelled.append(task_id)
         for version in node.writes:
             version.state = VersionState.CANCELLED
-            waiters, version.waiters = version.waiters, []
+            waiters, version.waiters = version.waiters, ()
             if cancel_successors:
                 for waiter in waiters:
                     progress.merge(self.cancel(waiter))

@@ -39,7 +39,7 @@ class FileOutput:
     fallback: str | None = None  # IGNORE: copied into place when the task fails
 
 
-@dataclass
+@dataclass(slots=True)
 class CallPlan:
     """Everything the master needs to register and later dispatch one call."""
 

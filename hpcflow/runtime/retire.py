@@ -66,16 +66,25 @@ def _launch_info(record: TaskRecord) -> dict[str, str] | None:
 
 @dataclass(frozen=True, slots=True)
 class _Refs:
-    refs: list[DataKey]
+    refs: tuple[DataKey, ...]
+
+
+_NO_REFS = _Refs(())  # most tasks write no argument: one shared instance
 
 
 @dataclass(frozen=True, slots=True)
 class Retired:
-    """What a checkpoint signature needs of a retired writer (``_role`` in checkpoint.py)."""
+    """What a checkpoint signature needs of a retired writer (``_role`` in checkpoint.py);
+    tuples, not the record's lists: kept for every task of the run."""
 
     id: int
-    outputs: list[DataKey]
+    outputs: tuple[DataKey, ...]
     plan: _Refs
+
+    @classmethod
+    def of(cls, record: TaskRecord) -> Retired:
+        refs = record.plan.refs
+        return cls(record.id, tuple(record.outputs), _Refs(tuple(refs)) if refs else _NO_REFS)
 
 
 class RecordSpool:
@@ -166,7 +175,7 @@ class Retirer:
             return  # a file or directory still to be put in place
         self.spool.add(task_row(record, node.state))
         if master.checkpoints is not None:
-            self.writers[record.id] = Retired(record.id, record.outputs, _Refs(record.plan.refs))
+            self.writers[record.id] = Retired.of(record)
         del master.records[record.id]
 
     def _check(self, version: Version) -> None:

@@ -47,7 +47,7 @@ class _Group:
     closed: bool = False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class TaskRecord:
     """The master's view of one task call."""
 
