@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import io
 import os
+import pickle
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -198,6 +199,9 @@ class _Builder:
 def build_call(spec: TaskSpec, signature: inspect.Signature, tracker: Tracker, task_id: int,
                args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> CallPlan:
     """Bind the arguments, register the accesses they imply and pickle the call."""
+    if not kwargs and len(args) == _plain_arity(spec) and \
+            all(type(arg) in _SCALARS for arg in args):
+        return _plain_call(args)
     try:
         bound = signature.bind(*args, **kwargs)
     except TypeError as exc:
@@ -216,6 +220,28 @@ def build_call(spec: TaskSpec, signature: inspect.Signature, tracker: Tracker, t
     write_back = tuple(i for i, k in enumerate(builder.refs) if builder.modes[k].writes)
     return CallPlan(call, builder.refs, accesses, write_back, builder.initial, builder.files,
                     tuple(builder.preps), tuple(builder.released))
+
+
+_SCALARS = frozenset((int, float, complex, str, bytes, bool, type(None)))
+_arity: dict[int, tuple[TaskSpec, int]] = {}  # id(spec) -> (spec, its plain arity)
+
+
+def _plain_arity(spec: TaskSpec) -> int:
+    """How many positional arguments make a plain call of ``spec`` (every parameter a
+    value read in, nothing variadic), or -1 when none does."""
+    known = _arity.get(id(spec))
+    if known is None or known[0] is not spec:
+        plain = all(not p.variadic and p.direction.kind in (Kind.OBJECT, Kind.COLLECTION,
+                                                              Kind.DICTIONARY)
+                    and p.direction.mode is Mode.IN and not p.direction.delete
+                    and p.direction.stream is None for p in spec.params)
+        known = _arity[id(spec)] = (spec, len(spec.params) if plain else -1)
+    return known[1]
+
+
+def _plain_call(args: tuple[Any, ...]) -> CallPlan:
+    """Every argument given, positionally, as a scalar: nothing to track or bind."""
+    return CallPlan(pickle.dumps((args, {}), protocol=5), [], [], (), {})
 
 
 def _declare(builder: _Builder, param: ParamSpec, value: Any, task: str) -> Any:
