@@ -41,7 +41,12 @@ def before_after(
         "over by the pool without a round trip to the master; the event log encodes in its "
         "writer thread; task-process messages carry data as pickle protocol 5 out-of-band "
         "buffers; `hpcflow` is a lazy package, task processes import no launcher code and "
-        "`hpcflow run` starts them before importing the runtime. Other work merged in the "
+        "`hpcflow run` starts them before importing the runtime. Then (third session): "
+        "the app's thread waiting for values is woken only when its value is final "
+        "(`wait_on` of a list: about once, not once per result), small messages are "
+        "pickled without copying the message, the pool's watcher keeps one selector, a "
+        "call of plain scalars is pickled without binding or tracking, and task records, "
+        "call plans and accesses are slotted. Other work merged in the "
         "same period (checkpoints on by default, elasticity) is in the after figures too.")
     add("")
     add("| figure | unit | before | after | factor |")
