@@ -53,9 +53,11 @@ class System:
     def argv(self, workloads: list[str], sizes_json: str, stamp: str = "") -> list[str]:
         """The command that runs ``workloads`` (comma-joined) in a fresh process."""
         args = [",".join(workloads), sizes_json] + ([stamp] if stamp else [])
-        if self.name == "hpcflow":
+        if self.name.startswith("hpcflow"):
             app = str(REPO / "benchmarks" / "hpcflow_app.py")
-            return [*hpcflow_command(), "run", "--quiet", "--workers", "2", app, "--", *args]
+            flags = ["--checkpoint", "off"] if self.name == "hpcflow-nockpt" else []
+            return [*hpcflow_command(), "run", "--quiet", "--workers", "2", *flags, app, "--",
+                    *args]
         module = f"benchmarks.peer_{self.name.replace('-', '_')}"
         if self.name == "mpi4py-futures":
             return [mpiexec() or "mpiexec", "-n", str(MPI_RANKS), sys.executable, "-m",
@@ -79,6 +81,10 @@ SYSTEMS: dict[str, System] = {s.name: s for s in (
     System("hpcflow", "hpcflow", "the local runtime, one app per workload and rep",
            "hpcflow run --quiet --workers 2 benchmarks/hpcflow_app.py -- W SIZES",
            ("hpcflow",), ("hpcflow", "cloudpickle")),
+    System("hpcflow-nockpt", "hpcflow, no checkpoints",
+           "the same with checkpoints off: what checkpointing (on by default) costs",
+           "hpcflow run --quiet --workers 2 --checkpoint off benchmarks/hpcflow_app.py -- W SIZES",
+           ("hpcflow",)),
     System("processpool", "ProcessPool", "`concurrent.futures.ProcessPoolExecutor(2)`",
            "python -m benchmarks.peer_processpool W SIZES"),
     System("dask", "Dask distributed",
