@@ -177,6 +177,13 @@ def _progress(options: RunOptions) -> bool:
     return not options.quiet and sys.stderr.isatty()
 
 
+def _stopped_message(run_dir: str | None) -> str:
+    if not run_dir:
+        return "stopped before the walltime"
+    how = "submit" if os.environ.get("SLURM_JOB_ID") else "run"
+    return f"stopped before the walltime; resume with: hpcflow {how} --resume {run_dir}"
+
+
 def finish(session: Session, path: str, args: Sequence[str], options: RunOptions) -> int:
     """Run the app under ``session``, close it, record and report; the exit status."""
     events = session.master.events
@@ -196,8 +203,11 @@ def finish(session: Session, path: str, args: Sequence[str], options: RunOptions
     session.close()
     fatal = session.master.fatal
     handover = session.master.handover
+    drain = session.master.draining
     if handover is not None and outcome.status in (0, 1):  # stopped on time: not a failure
         outcome = AppOutcome(0, "")
+    elif drain is not None and drain.stopped_app and outcome.status in (0, 1):
+        outcome = AppOutcome(1, _stopped_message(options.run_dir))
     elif fatal is not None and outcome.status in (0, 1):  # report the root cause
         outcome = AppOutcome(1, str(fatal), fatal.remote_traceback)
     events.emit("run_finished", status=outcome.status, message=outcome.message,
