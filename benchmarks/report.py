@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from benchmarks import in_slurm
 from benchmarks import workloads as wl
 from benchmarks.results import embed
 from benchmarks.systems import REPO, SYSTEMS, System
@@ -153,9 +154,13 @@ def environment() -> dict[str, str]:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     versions = [f"Python {platform.python_version()}", f"hpcflow {git_sha()}"]
     versions += [f"{p} {version(p)}" for p in PEER_VERSIONS]
-    return {"machine": f"{cpu_model()}, {os.cpu_count()} cores ({affinity} usable), "
-                       f"{memory_gib():.0f} GiB RAM, {platform.system()} {platform.release()}",
-            "versions": ", ".join(versions), "python": sys.executable}
+    env = {"machine": f"{cpu_model()}, {os.cpu_count()} cores ({affinity} usable), "
+                      f"{memory_gib():.0f} GiB RAM, {platform.system()} {platform.release()}",
+           "versions": ", ".join(versions), "python": sys.executable}
+    slurm = in_slurm.allocation(os.environ)
+    if slurm:
+        env["slurm"] = slurm
+    return env
 
 
 # -- targets ----------------------------------------------------------------------------------
@@ -266,6 +271,8 @@ def render(results: Any, meta: Meta, before: tuple[Any, Meta] | None = None) -> 
     add(f"- **Command**: `{meta.command}`")
     env = meta.env or environment()
     add(f"- **Machine**: {env['machine']}.")
+    if env.get("slurm"):
+        add(f"- **Inside Slurm**: {env['slurm']} (`--sbatch`).")
     if results.background:
         bg = results.background
         busy = sum(1 for b in bg if b > 10.0)
@@ -463,6 +470,8 @@ def _reproduce(lines: list[str], meta: Meta) -> None:
     add("python -m benchmarks.run --quick --systems hpcflow,processpool --reps 1 "
         "--out /tmp/perf.md   # smoke run")
     add("python -m benchmarks.run --systems hpcflow,dask --workloads w1,w2 --reps 5")
+    add("python -m benchmarks.run --sbatch --sbatch-option=--partition=P   # the same suite "
+        "as one batch job on one whole node of a Slurm cluster, waited for")
     add("```")
     add("")
     add("`tests/behaviour/test_benchmarks.py` runs the smoke run and checks the report. "

@@ -2,6 +2,7 @@
 
     python -m benchmarks.run [--quick] [--systems hpcflow,processpool,dask,parsl,
         mpi4py-futures,raw-mpi] [--reps N] [--out docs/performance.md] [--workloads w1,...]
+        [--sbatch [--sbatch-option=--partition=P ...]]
 
 Every measurement runs in its own subprocess with a time-out: hpcflow as an app under
 ``hpcflow run --quiet --workers 2`` (one app per workload and rep), each peer as a script
@@ -9,7 +10,8 @@ that builds its executor, warms it up and times itself (Dask and Parsl run W1-W4
 rep in one process, their start-up being seconds). W5 is timed from outside: launch to
 the first task's own timestamp, and launch to exit. W6 runs hpcflow's scheduler layers
 alone (benchmarks/scheduler_scale.py). A system that is missing, fails or times out is
-reported as such; the suite itself does not fail.
+reported as such; the suite itself does not fail. With ``--sbatch`` the same suite runs
+as one Slurm batch job on one whole node (benchmarks/in_slurm.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import report
+from benchmarks import in_slurm, report
 from benchmarks import workloads as wl
 from benchmarks.results import Results, extract
 from benchmarks.systems import REPO, SYSTEMS, System
@@ -269,6 +271,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--from-report", metavar="MD",
                         help="measure nothing: re-render the raw results kept in report MD "
                              "(after a change of the report's layout) into --out")
+    parser.add_argument("--sbatch", action="store_true",
+                        help="run the suite inside a Slurm allocation: one batch job on one "
+                             "whole node, waited for (benchmarks/in_slurm.py)")
+    parser.add_argument("--sbatch-option", action="append", default=[], metavar="OPT",
+                        help="an extra sbatch option for --sbatch, e.g. "
+                             "--sbatch-option=--partition=debug (repeatable)")
     parser.add_argument("--before", metavar="MD",
                         help="an earlier report: add a table of hpcflow's figures then and now")
     args = parser.parse_args(argv)
@@ -288,6 +296,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
+    if args.sbatch:
+        return submit(argv, Path(args.out), args.sbatch_option)
     before = None
     if args.before:
         old = extract(Path(args.before).read_text(encoding="utf-8"))
@@ -314,6 +324,22 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(text, encoding="utf-8")
     log(f"wrote {out} ({meta.wall:.0f} s)")
     return 0
+
+
+def submit(argv: list[str], out: Path, options: list[str]) -> int:
+    """Run the suite as one Slurm batch job and wait for it; its exit status."""
+    command = in_slurm.sbatch_argv(sys.executable, REPO, in_slurm.inner_argv(argv, out), out,
+                                   options)
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)  # the job's log goes there
+    log("submitting: " + shlex.join(command))
+    try:
+        done = subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        log("sbatch is not on PATH: is this a Slurm login node?")
+        return 2
+    if done.returncode == 0:
+        log(f"wrote {out}")
+    return done.returncode
 
 
 if __name__ == "__main__":

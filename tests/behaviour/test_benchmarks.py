@@ -88,3 +88,23 @@ def test_a_peer_that_is_not_installed_is_a_cell_not_a_crash(tmp_path):
     rows = table(text, "| workload | unit | better |")
     assert rows["W1 throughput, 1,000 no-op tasks"] == ["tasks/s", "higher", "—",
                                                         "not installed"]
+
+
+def test_sbatch_mode_submits_the_same_suite_on_one_whole_node(tmp_path):
+    from benchmarks import in_slurm
+
+    out = tmp_path / "perf.md"
+    argv = ["--sbatch", "--quick", "--sbatch-option", "--partition=debug", "--out", "x.md",
+            "--sbatch-option=--account=a b", "--reps", "1"]
+    inner = in_slurm.inner_argv(argv, out)
+    assert inner == ["--quick", "--reps", "1", "--out", str(out)]
+    command = in_slurm.sbatch_argv("/py thon", REPO, inner, out, ["--partition=debug"])
+    assert command[:7] == ["sbatch", "--wait", "--parsable", "--job-name=hpcflow-bench",
+                           "--nodes=1", "--ntasks=1", "--exclusive"]
+    assert f"--chdir={REPO}" in command and "--partition=debug" in command
+    assert f"--output={tmp_path}/perf.slurm-%j.log" in command
+    assert command[-2:] == ["--wrap", f"'/py thon' -m benchmarks.run --quick --reps 1 "
+                                      f"--out {out}"]
+    assert in_slurm.allocation({}) == ""
+    assert in_slurm.allocation({"SLURM_JOB_ID": "7", "SLURMD_NODENAME": "n3",
+                                "SLURM_CPUS_ON_NODE": "4"}) == "job 7 on n3 (4 CPUs)"
