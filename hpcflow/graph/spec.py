@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -270,6 +271,17 @@ class TaskSpec:
         if alongside != self.constraints.alongside:
             object.__setattr__(self, "constraints",
                                dataclasses.replace(self.constraints, alongside=alongside))
+
+    @functools.cached_property
+    def plain_arity(self) -> int:
+        """How many positional arguments make a plain call (every parameter a value read
+        in, nothing variadic): such a call of scalars has nothing to bind or track. -1 when
+        no call is plain."""
+        plain = all(not p.variadic and p.direction.mode is Mode.IN and not p.direction.delete
+                    and p.direction.stream is None
+                    and p.direction.kind in (Kind.OBJECT, Kind.COLLECTION, Kind.DICTIONARY)
+                    for p in self.params)
+        return len(self.params) if plain else -1
 
     def param(self, name: str) -> ParamSpec | None:
         for p in self.params:

@@ -199,7 +199,7 @@ class _Builder:
 def build_call(spec: TaskSpec, signature: inspect.Signature, tracker: Tracker, task_id: int,
                args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> CallPlan:
     """Bind the arguments, register the accesses they imply and pickle the call."""
-    if not kwargs and len(args) == _plain_arity(spec) and \
+    if not kwargs and len(args) == spec.plain_arity and \
             all(type(arg) in _SCALARS for arg in args):
         return _plain_call(args)
     try:
@@ -223,20 +223,6 @@ def build_call(spec: TaskSpec, signature: inspect.Signature, tracker: Tracker, t
 
 
 _SCALARS = frozenset((int, float, complex, str, bytes, bool, type(None)))
-_arity: dict[int, tuple[TaskSpec, int]] = {}  # id(spec) -> (spec, its plain arity)
-
-
-def _plain_arity(spec: TaskSpec) -> int:
-    """How many positional arguments make a plain call of ``spec`` (every parameter a
-    value read in, nothing variadic), or -1 when none does."""
-    known = _arity.get(id(spec))
-    if known is None or known[0] is not spec:
-        plain = all(not p.variadic and p.direction.kind in (Kind.OBJECT, Kind.COLLECTION,
-                                                              Kind.DICTIONARY)
-                    and p.direction.mode is Mode.IN and not p.direction.delete
-                    and p.direction.stream is None for p in spec.params)
-        known = _arity[id(spec)] = (spec, len(spec.params) if plain else -1)
-    return known[1]
 
 
 def _plain_call(args: tuple[Any, ...]) -> CallPlan:

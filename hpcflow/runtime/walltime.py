@@ -143,8 +143,7 @@ class Walltime:
         assert self.drain is not None
         job_id = self.env.get("SLURM_JOB_ID")
         end = self._end_time(job_id)
-        lead = float(self.env.get(LEAD_ENV) or DEFAULT_LEAD)
-        self.drain.deadline = deadline_for(time.time(), lead, end)
+        self.drain.deadline = deadline_for(time.time(), self.drain.lead, end)
         self.master.events.emit("walltime", deadline=self.drain.deadline, job=job_id)
         withdraw_queued(self.master)  # prefetched tasks must pass the drain's test too
         if self.settings.continue_run and job_id and self.settings.run_dir:

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from fake_slurm import FakeRunner, Result
@@ -112,6 +113,12 @@ OFFERS = (
 POLICY = ScalingPolicy(idle_timeout_s=10, startup_s=5, grow_margin_s=5, cooldown_s=5)
 
 
+def _one_unplaceable(need: NodeShape, **fields: Any) -> ScalingInput:
+    """The master's node alone, busy; one ready task it cannot place."""
+    return ScalingInput(minimum=1, nodes=(NodeLoad("n1", 4, master=True),),
+                        unplaceable=(need,), ready_tasks=1, offers=OFFERS, **fields)
+
+
 @pytest.mark.parametrize(
     ("need", "partition", "constraint"),
     [
@@ -127,15 +134,7 @@ POLICY = ScalingPolicy(idle_timeout_s=10, startup_s=5, grow_margin_s=5, cooldown
 def test_an_unplaceable_task_grows_in_the_first_partition_that_offers_what_it_needs(
     need, partition, constraint
 ):
-    inp = ScalingInput(
-        minimum=1,
-        maximum=3,
-        nodes=(NodeLoad("n1", 4, master=True),),
-        unplaceable=(need,),
-        ready_tasks=1,
-        offers=OFFERS,
-        default_shape=NodeShape(4, partition="debug"),
-    )
+    inp = _one_unplaceable(need, maximum=3, default_shape=NodeShape(4, partition="debug"))
     decision = decide(inp, POLICY)
     assert decision.action is Action.GROW and decision.count == 1
     assert decision.shape is not None
@@ -255,15 +254,7 @@ def test_without_a_partition_offering_it_the_call_is_refused(tmp_path):
 
 def test_a_waiting_task_asks_for_one_node_not_one_per_tick():
     need = NodeShape(1, software=frozenset({"bigtool"}))
-    inp = ScalingInput(
-        minimum=1,
-        maximum=8,
-        nodes=(NodeLoad("n1", 4, master=True),),
-        unplaceable=(need,),
-        ready_tasks=1,
-        offers=OFFERS,
-        pending_nodes=1,
-    )
+    inp = _one_unplaceable(need, maximum=8, pending_nodes=1)
     assert decide(inp, POLICY).action is Action.NOTHING
     two = decide(replace(inp, unplaceable=(need, need)), POLICY)
     assert two.action is Action.GROW and two.count == 1 and two.shape.partition == "big"
