@@ -59,10 +59,10 @@ class LocalAgent:
     the pool hands it to the first process to finish, before the master hears of it.
     """
 
-    def __init__(self, resources: NodeResources, on_result: Callable[[Result], None],
+    def __init__(self, resources: NodeResources, on_results: Callable[[list[Result]], None],
                  app_dir: str = "") -> None:
         self.resources = dataclasses.replace(resources, queue=resources.task_slots)
-        self._pool = WorkerPool(resources.task_slots, on_result, app_dir)
+        self._pool = WorkerPool(resources.task_slots, on_results, app_dir)
 
     def start(self) -> None:
         self._pool.start()

@@ -240,11 +240,11 @@ def serve_hub(make_hub: Callable[[Handler], Any], app_dir: str,
     last_heard = [time.monotonic()]
     hub: Hub
 
-    def on_result(result: Result) -> None:
-        hub.send(MASTER, "result", result)
+    def on_results(results: list[Result]) -> None:
+        hub.send(MASTER, "results", results)
 
     resources = detect_node(node_name(), node_cpus())
-    pool = WorkerPool(resources.task_slots, on_result, app_dir)
+    pool = WorkerPool(resources.task_slots, on_results, app_dir)
 
     def handle(source: int, kind: str, payload: Any) -> None:
         last_heard[0] = time.monotonic()

@@ -111,16 +111,14 @@ OUT_OF_BAND_MIN = 64 * 1024  # bytes: smaller data travel inside the message's f
 
 
 def send_message(conn: Connection, message: Any) -> None:
-    """Send an assignment or a result over a pipe to or from a task process, its large
-    data (pickled values, refs) as pickle protocol 5 out-of-band buffers: one frame for
-    the rest, then one frame per buffer, written from the buffer itself (never joined)."""
-    if isinstance(message, Assignment):
-        if _any_large(message.refs):
-            message = replace(message, refs=tuple(map(pickle.PickleBuffer, message.refs)))
-    elif isinstance(message, Result):
-        if _any_large(message.values) or _any_large(message.writes):
-            message = replace(message, values=tuple(map(pickle.PickleBuffer, message.values)),
-                              writes=tuple(map(pickle.PickleBuffer, message.writes)))
+    """Send an assignment, a result or a list of them over a pipe to or from a task
+    process, their large data (pickled values, refs) as pickle protocol 5 out-of-band
+    buffers: one frame for the rest, then one frame per buffer, written from the buffer
+    itself (never joined)."""
+    if isinstance(message, list):
+        message = [_lift(m) for m in message]
+    else:
+        message = _lift(message)
     buffers: list[pickle.PickleBuffer] = []
 
     def out_of_band(buffer: pickle.PickleBuffer) -> bool:  # False: out of band
@@ -133,6 +131,18 @@ def send_message(conn: Connection, message: Any) -> None:
     conn.send_bytes(len(buffers).to_bytes(4, "little") + head)
     for buffer in buffers:
         conn.send_bytes(buffer.raw())
+
+
+def _lift(message: Any) -> Any:
+    """``message`` with its large blobs wrapped to travel out of band."""
+    if isinstance(message, Assignment):
+        if _any_large(message.refs):
+            return replace(message, refs=tuple(map(pickle.PickleBuffer, message.refs)))
+    elif isinstance(message, Result):
+        if _any_large(message.values) or _any_large(message.writes):
+            return replace(message, values=tuple(map(pickle.PickleBuffer, message.values)),
+                           writes=tuple(map(pickle.PickleBuffer, message.writes)))
+    return message
 
 
 def _any_large(blobs: tuple[bytes, ...]) -> bool:

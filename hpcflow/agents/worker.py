@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import importlib
 import io
 import os
@@ -192,32 +193,53 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
+#: A task process sends the results of a batch as they come, at most this many seconds
+#: after the first one not yet sent (and at once when its batch is done).
+FLUSH_AFTER = 0.002
+
+
 def serve(conn: Connection, app_dir: str) -> None:
-    """Main loop of a task process: one assignment at a time until told to stop."""
+    """Main loop of a task process: runs the batches of assignments it is sent, one
+    assignment at a time, until told to stop."""
     if app_dir and app_dir not in sys.path:
         sys.path.insert(0, app_dir)
     functions: dict[str, Callable[..., Any]] = {}
+    pending: collections.deque[Assignment] = collections.deque()
+    results: list[Result] = []
+    first = 0.0
     while True:
-        try:
-            assignment: Assignment | None = recv_message(conn)
-        except (EOFError, OSError):
-            return
-        if assignment is None:
-            return
-        os.environ["OMP_NUM_THREADS"] = str(assignment.cores)
-        try:
-            if assignment.func is not None:
-                functions[assignment.func_key] = pickle.loads(assignment.func)
-            func = functions[assignment.func_key]
-        except Exception as exc:
-            result = _failure(assignment, time.time(), exc,
-                              f"cannot load the task function: {type(exc).__name__}: {exc}")
-        else:
-            result = execute(assignment, func)
-        try:
-            send_message(conn, result)
-        except OSError:
-            return  # the agent is gone; nobody wants the result
+        if not pending:
+            try:
+                batch: list[Assignment] | None = recv_message(conn)
+            except (EOFError, OSError):
+                return
+            if batch is None:
+                return
+            pending.extend(batch)
+        result = _run_one(pending.popleft(), functions)
+        if not results:
+            first = time.monotonic()
+        results.append(result)
+        if not pending or time.monotonic() - first >= FLUSH_AFTER:
+            try:
+                send_message(conn, results)
+            except OSError:
+                return  # the agent is gone; nobody wants the results
+            results = []
+
+
+def _run_one(assignment: Assignment, functions: dict[str, Callable[..., Any]]) -> Result:
+    cores = str(assignment.cores)
+    if os.environ.get("OMP_NUM_THREADS") != cores:
+        os.environ["OMP_NUM_THREADS"] = cores
+    try:
+        if assignment.func is not None:
+            functions[assignment.func_key] = pickle.loads(assignment.func)
+        func = functions[assignment.func_key]
+    except Exception as exc:
+        return _failure(assignment, time.time(), exc,
+                        f"cannot load the task function: {type(exc).__name__}: {exc}")
+    return execute(assignment, func)
 
 
 def main(argv: list[str]) -> None:

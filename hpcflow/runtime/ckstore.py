@@ -24,6 +24,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _str
 from typing import Any
 
 from hpcflow.runtime.signature import blob_hash, digest
@@ -47,10 +48,13 @@ class Entry:
     inline: tuple[tuple[str, str], ...] = ()  # (sha256, base64) of small values
 
     def to_line(self) -> str:
-        body = {"sig": self.sig, "name": self.name, "values": list(self.values),
-                "writes": list(self.writes), "files": [list(f) for f in self.files],
-                "inline": dict(self.inline)}
-        text = json.dumps(body, sort_keys=True)  # the check: a hash of the rest, sorted
+        # the body as json.dumps(..., sort_keys=True) writes it (the check hashes that
+        # text; from_line recomputes it so), assembled directly: one is written per task
+        files = json.dumps([list(f) for f in self.files]) if self.files else "[]"
+        inline = ", ".join(f"{_str(k)}: {_str(v)}" for k, v in sorted(dict(self.inline).items()))
+        text = (f'{{"files": {files}, "inline": {{{inline}}}, "name": {_str(self.name)}, '
+                f'"sig": {_str(self.sig)}, "values": {_strs(self.values)}, '
+                f'"writes": {_strs(self.writes)}}}')
         return f'{text[:-1]}, "check": "{digest(text)}"}}\n'
 
     @classmethod
@@ -221,6 +225,10 @@ class CheckpointStore:
         with open(temp, "wb") as fh:
             fh.write(data)
         os.replace(temp, path)
+
+
+def _strs(items: tuple[str, ...]) -> str:
+    return f"[{', '.join(map(_str, items))}]"
 
 
 def _link_or_copy(src: str, dst: str) -> str:

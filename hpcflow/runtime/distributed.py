@@ -40,8 +40,8 @@ class _Agents:
         if source in self.lost:
             return
         self.seen[source] = time.monotonic()
-        if kind == "result":
-            self.master.on_result(payload)
+        if kind == "results":
+            self.master.on_results(payload)
         elif kind == "lost":
             self.lose(source, payload)
         elif kind == "bye":
@@ -102,7 +102,7 @@ def distributed_session(comm: Any, app_dir: str, progress: bool = False,
     hub.every_loop(beater(hub, agents.live))
     hub.every_loop(agents.watch)
     hub.on_crash(lambda exc: master.abort(f"the MPI hub failed: {exc}"))
-    local = LocalAgent(detect_node(node_name(), node_cpus()), master.on_result, app_dir)
+    local = LocalAgent(detect_node(node_name(), node_cpus()), master.on_results, app_dir)
     local.start()
     master.add_agent(local)
     hub.start()

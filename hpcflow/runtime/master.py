@@ -10,7 +10,7 @@ import itertools
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import cloudpickle
@@ -33,7 +33,7 @@ from hpcflow.runtime.tasks import Agent, Definition, TaskRecord, _Group
 from hpcflow.runtime.waiting import Waiting
 from hpcflow.scheduler.index import NodeLedgers
 from hpcflow.scheduler.placement import Candidate, explain_infeasible, feasible, place
-from hpcflow.scheduler.resources import NodeLedger, NodeResources
+from hpcflow.scheduler.resources import NodeLedger, NodeResources, prefetch_depth
 
 
 class Master(Waiting, Holding, Groups):
@@ -63,7 +63,10 @@ class Master(Waiting, Holding, Groups):
         self._ids = itertools.count(1)
         self._submit_lock = threading.Lock()
         self._live_nodes: tuple[NodeResources, ...] = ()
+        self._usable: dict[Definition, tuple[NodeResources, ...]] = {}  # feasible on these
         self._dropped: set[Version] = set()
+        self._recent: float | None = None  # moving mean of the tasks' durations (seconds)
+        self._depth_for: float | None = None  # the mean the queue depths were set for
         self.steps = StepPlanner()
         self.elastic: Any = None  # the ElasticController of an elastic run
         self.checkpoints: Any = None  # a Checkpointer (runtime/checkpoint.py), or None
@@ -164,13 +167,16 @@ class Master(Waiting, Holding, Groups):
     def _check_usable(self, definition: Definition) -> None:
         if self.fatal is not None:
             raise self.fatal
+        nodes = self._live_nodes
+        if self._usable.get(definition) is nodes:
+            return  # checked against these very nodes (versions only ever get added)
         versions = [d.spec.constraints for d in definition.versions()]
-        nodes = self.nodes()
         if nodes and not feasible(versions, nodes):
             if self.elastic is not None and self.elastic.accepts(versions):
                 return  # it waits for an extension job in a partition that offers it
             raise UsageError(f"task {definition.spec.name} "
                              f"{explain_infeasible(versions, nodes)}")
+        self._usable[definition] = nodes
 
     def _register(self, definition: Definition, task_id: int, plan: CallPlan,
                   outputs: list[DataKey], shapes: tuple[Shape | None, ...] = ()) -> None:
@@ -268,40 +274,59 @@ class Master(Waiting, Holding, Groups):
     # -- results ----------------------------------------------------------------------
     def on_result(self, result: Result) -> None:
         """An agent reports the outcome of one attempt (any thread)."""
+        self.on_results((result,))
+
+    def on_results(self, results: Sequence[Result]) -> None:
+        """An agent reports the outcomes of several attempts at once (any thread): one
+        pass of the scheduler places what they made ready."""
         try:
-            self._on_result(result)
+            with self._cond:
+                for result in results:
+                    self._take_result(result)
+                self._tune_prefetch()
+                self._schedule()
+                self._wake()
         except Exception as exc:  # a bug or an I/O error of ours: stop, never hang
             with self._cond:
                 self._abort(TaskFailed("hpcflow runtime", f"{type(exc).__name__}: {exc}",
                                        traceback="".join(traceback.format_exception(exc))))
 
-    def _on_result(self, result: Result) -> None:
-        with self._cond:
-            record = self.records.get(result.task_id)
-            if record is None or record.attempt != result.attempt:
-                return
-            if self.graph.tasks[record.id].state is not TaskState.RUNNING:
-                for out in record.plan.files:  # killed: now that it is dead, for sure
-                    files.discard(out.temp)
-                return
-            self.finished.collect()
-            self._release(record)
-            record.ended, record.result = time.time(), result
-            if result.ok:
-                missing = self._missing_output(record)
-                if missing is None:
-                    self._succeed(record, result)
-                else:
-                    self._fail(record, TaskFailed(record.label, missing, result.host,
-                                                  result.pid))
+    def _take_result(self, result: Result) -> None:
+        record = self.records.get(result.task_id)
+        if record is None or record.attempt != result.attempt:
+            return
+        if self.graph.tasks[record.id].state is not TaskState.RUNNING:
+            for out in record.plan.files:  # killed: now that it is dead, for sure
+                files.discard(out.temp)
+            return
+        self.finished.collect()
+        self._release(record)
+        record.ended, record.result = time.time(), result
+        recent = self._recent
+        self._recent = result.duration if recent is None else \
+            0.9 * recent + 0.1 * result.duration
+        if result.ok:
+            missing = self._missing_output(record)
+            if missing is None:
+                self._succeed(record, result)
             else:
-                self._fail(record, TaskFailed(record.label, result.error, result.host,
-                                              result.pid, result.traceback))
-            if self.graph.tasks[record.id].state in FINAL_STATES:
-                self.finished.task_final(record)
-            self._drop_read(record.id)
-            self._schedule()
-            self._wake()
+                self._fail(record, TaskFailed(record.label, missing, result.host, result.pid))
+        else:
+            self._fail(record, TaskFailed(record.label, result.error, result.host,
+                                          result.pid, result.traceback))
+        if self.graph.tasks[record.id].state in FINAL_STATES:
+            self.finished.task_final(record)
+        self._drop_read(record.id)
+
+    def _tune_prefetch(self) -> None:
+        """Deepen the agents' queues while tasks are short, back when they are not."""
+        before, now = self._depth_for, self._recent
+        if now is None or (before is not None and
+                           prefetch_depth(1, before) == prefetch_depth(1, now)):
+            return
+        self._depth_for = now
+        for ledger in self._ledgers.values():
+            ledger.set_queue_depth(prefetch_depth(ledger.node.queue, now))
 
     def _missing_output(self, record: TaskRecord) -> str | None:
         for out in record.plan.files:

@@ -52,7 +52,7 @@ def local_session(app_dir: str = "", workers: int | None = None, cpus: int | Non
                   node: NodeResources | None = None, events: EventLog | None = None) -> Session:
     """Start the local runtime: one agent with a process pool sized to this machine."""
     master = Master(app_dir, events)
-    agent = LocalAgent(node or detect_node(None, cpus, memory_gb, workers), master.on_result,
+    agent = LocalAgent(node or detect_node(None, cpus, memory_gb, workers), master.on_results,
                        app_dir)
     agent.start()
     master.add_agent(agent)

@@ -34,6 +34,21 @@ class NodeResources:
                 and c.app_software <= self.software)
 
 
+#: Tasks shorter than this on average (seconds) are prefetched deeply: the round trip to
+#: the master would cost more than they do.
+SHORT_TASK = 0.002
+#: How many times its usual queue a node's agent holds while tasks are short.
+DEEP_PREFETCH = 32
+
+
+def prefetch_depth(queue: int, mean_seconds: float | None) -> int:
+    """The tasks a node with a usual ``queue`` should hold queued, given the recent mean
+    duration of tasks (None: nothing measured yet)."""
+    if mean_seconds is not None and mean_seconds < SHORT_TASK:
+        return queue * DEEP_PREFETCH
+    return queue
+
+
 def queueable(c: Constraints) -> bool:
     """May a task wait in an agent's queue for a slot (prefetch)? One core, nothing else."""
     return c.computing_units == 1 and not c.memory_size and not c.gpus and not c.alongside
@@ -59,6 +74,7 @@ class NodeLedger:
     free_gpus: int = -1
     free_slots: int = -1
     free_queue: int = -1
+    queue_depth: int = -1  # the queue in force (``node.queue``, deeper for short tasks)
     alive: bool = True
     draining: bool = False  # elastic shrink: no new tasks, running ones finish
     queue_stopped: bool = False  # walltime drain: no task waits in the agent any more
@@ -79,8 +95,10 @@ class NodeLedger:
             self.free_gpus = self.node.gpus
         if self.free_slots < 0:
             self.free_slots = self.node.task_slots
+        if self.queue_depth < 0:
+            self.queue_depth = self.node.queue
         if self.free_queue < 0:
-            self.free_queue = self.node.queue
+            self.free_queue = self.queue_depth
 
     @property
     def has_room(self) -> bool:
@@ -113,7 +131,16 @@ class NodeLedger:
         """Take no more queued tasks: the capacity goes, those already queued count down."""
         if not self.queue_stopped:
             self.queue_stopped = True
-            self.free_queue -= self.node.queue
+            self.free_queue -= self.queue_depth
+
+    def set_queue_depth(self, depth: int) -> None:
+        """Queue up to ``depth`` tasks from now on (those queued beyond it count down)."""
+        if self.queue_stopped or depth == self.queue_depth:
+            return
+        self.free_queue += depth - self.queue_depth
+        self.queue_depth = depth
+        if self.on_change is not None:
+            self.on_change(self)
 
     @property
     def idle(self) -> bool:

@@ -155,7 +155,7 @@ def test_consumers_run_where_their_inputs_were_produced():
     master = Master(os.path.dirname(__file__))
     agents = []
     for name in ("n1", "n2"):
-        agent = LocalAgent(NodeResources(name, cores=2, memory_gb=4.0), master.on_result,
+        agent = LocalAgent(NodeResources(name, cores=2, memory_gb=4.0), master.on_results,
                            master.app_dir)
         agent.start()
         master.add_agent(agent)

@@ -164,3 +164,25 @@ def test_many_entry_files_are_merged_on_loading(tmp_path: Path) -> None:
     again = CheckpointStore(str(tmp_path))
     assert again.load() == 5 and again.entries["s3"] == _entry("s3")
     assert not Path(store.root, "staging").exists()
+
+
+@pytest.mark.parametrize("entry", [
+    Entry("ab" * 32, "noop", ("1" * 64,), (), (), (("1" * 64, "gAQ="),)),
+    Entry("cd" * 32, "n\u00e9\"q\\", ("2" * 64, "3" * 64), ("4" * 64,),
+          (("/tmp/o \"ut\u00e9.txt", "5" * 64, False), ("/d", "6" * 64, True)),
+          (("f" * 64, "AA=="), ("0" * 64, "AQ=="), ("f" * 64, "AA=="))),
+    Entry("ef" * 32, "none", (), (), ()),
+])
+def test_an_entry_line_is_the_sorted_json_of_its_body_with_its_check(entry: Entry) -> None:
+    import json
+
+    line = entry.to_line()
+    doc = json.loads(line)
+    assert len(doc.pop("check")) == 64
+    body = {"sig": entry.sig, "name": entry.name, "values": list(entry.values),
+            "writes": list(entry.writes), "files": [list(f) for f in entry.files],
+            "inline": dict(entry.inline)}
+    assert doc == body
+    assert line.startswith(json.dumps(body, sort_keys=True)[:-1] + ", ")
+    assert Entry.from_line(line) is not None
+    assert Entry.from_line(line.replace(entry.sig, "00" * 32)) is None

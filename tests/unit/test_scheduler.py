@@ -64,3 +64,33 @@ def test_feasibility():
     assert not feasible([Constraints(computing_units=8)], [A, B])
     assert "largest node a: 4 cores" in explain_infeasible([Constraints(computing_units=8)],
                                                            [A, B])
+
+
+def test_prefetch_is_deep_only_while_tasks_are_short():
+    from hpcflow.scheduler.resources import DEEP_PREFETCH, SHORT_TASK, prefetch_depth
+
+    assert prefetch_depth(2, None) == 2  # nothing measured yet
+    assert prefetch_depth(2, SHORT_TASK / 10) == 2 * DEEP_PREFETCH
+    assert prefetch_depth(2, SHORT_TASK) == 2
+    assert prefetch_depth(0, SHORT_TASK / 10) == 0  # no queue stays no queue
+
+
+def test_a_deeper_queue_takes_more_one_core_tasks_and_shrinks_back():
+    from hpcflow.scheduler.index import NodeLedgers
+
+    ledgers = NodeLedgers([NodeLedger(NodeResources("n1", cores=2, memory_gb=8, queue=2))])
+    one = Constraints(computing_units=1)
+    placed = place([Candidate(i, (one,)) for i in range(20)], ledgers)
+    assert len(placed) == 4  # 2 running, 2 queued
+    ledgers["n1"].set_queue_depth(8)
+    placed = place([Candidate(i, (one,)) for i in range(20, 40)], ledgers)
+    assert len(placed) == 6  # the queue grew by 6
+    ledgers["n1"].set_queue_depth(2)  # 8 queued, room for 2: none until 6 are gone
+    for task_id in (0, 1, 2, 3, 20, 21):
+        ledgers["n1"].release(task_id)
+    assert place([Candidate(50, (one,))], ledgers) == []
+    ledgers["n1"].release(22)
+    assert len(place([Candidate(51, (one,))], ledgers)) == 1
+    ledgers["n1"].stop_queueing()
+    ledgers["n1"].set_queue_depth(64)  # a stopped queue stays stopped
+    assert ledgers["n1"].queue_depth == 2
