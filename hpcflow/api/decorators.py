@@ -49,6 +49,7 @@ class TaskFunction:
         self.signature = inspect.signature(func)
         self.func_key = f"{func.__module__}.{func.__qualname__}#{id(self)}"
         self._implementations: list[TaskFunction] = []
+        self._alone = [self]  # versions() without implementations (not to be changed)
         self._bytes: bytes | None = None
         self.returns: Any = None  # the declared ``returns`` (a count, types, a string)
         self._variants: dict[Any, TaskFunction] = {}
@@ -102,6 +103,8 @@ class TaskFunction:
 
     def versions(self) -> list[TaskFunction]:
         """This task first, then the implementations registered with ``@implement``."""
+        if not self._implementations:
+            return self._alone
         return [self, *self._implementations]
 
     def function_bytes(self) -> bytes:
@@ -193,8 +196,8 @@ def _depth(declared: Any, pname: str, name: str) -> int | None:
 def _future_objects(runtime: Any, result: Any, declared: Any) -> Any:
     """Futures of a ``returns=SomeClass`` task become empty instances of the class (as in
     PyCOMPSs) when it constructs without arguments, so ``f().method()`` chains tasks."""
-    if result is None:
-        return None
+    if result is None or isinstance(declared, int):  # a count: plain futures
+        return result
     futures = result if isinstance(result, tuple) else (result,)
     classes = future_classes(declared)
     if not any(classes):

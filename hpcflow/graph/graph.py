@@ -103,11 +103,11 @@ class TaskGraph:
             if access.share is not None and access.key not in written:
                 written.add(access.key)
                 self._add_shared(node, access)
-        for access in accesses:
-            if access.mode.reads and access.key not in written:
+        for access in accesses:  # (mode.reads and mode.writes, inlined: a hot path)
+            if access.mode is not Mode.OUT and access.key not in written:
                 self._add_read(node, access)
         for access in accesses:
-            if access.mode.writes and access.key not in written:
+            if access.mode is not Mode.IN and access.key not in written:
                 written.add(access.key)
                 node.writes.append(
                     self._new_version(access.key, task_id, access.in_place, VersionState.PENDING))

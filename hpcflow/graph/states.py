@@ -16,7 +16,7 @@ class TaskState(enum.Enum):
     CANCELLED = "cancelled"
 
 
-FINAL_STATES = frozenset({TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED})
+FINAL_STATES = (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED)  # a tuple: `in` by identity
 
 
 class VersionState(enum.Enum):

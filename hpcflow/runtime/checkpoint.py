@@ -27,7 +27,7 @@ from hpcflow.agents.protocol import Result
 from hpcflow.errors import UsageError
 from hpcflow.runtime import files
 from hpcflow.runtime.ckstore import CheckpointStore, Entry
-from hpcflow.runtime.signature import blob_hash, code_hash, file_hash, task_signature
+from hpcflow.runtime.signature import FunctionHasher, blob_hash, code_hash, file_hash
 from hpcflow.runtime.tasks import TaskRecord
 
 #: The host named in the result of a task restored from its checkpoint.
@@ -78,7 +78,7 @@ class Checkpointer:
         self.sigs: dict[int, str] = {}
         self.durations: dict[str, tuple[int, float]] = {}
         self.restored = 0
-        self._codes: dict[str, str] = {}
+        self._hashers: dict[str, FunctionHasher] = {}  # per function: name and code hashed
         self._queue: queue.SimpleQueue[_Job | _Flush | None] = queue.SimpleQueue()
         self._pending: list[tuple[TaskRecord, Result]] = []
         self._draining = False
@@ -140,10 +140,10 @@ class Checkpointer:
     # -- signatures ---------------------------------------------------------------------
     def signature(self, master: Any, record: TaskRecord) -> str:
         """Function, code, pickled call and inputs of ``record`` (see signature.py)."""
-        spec = record.definition.spec
-        code = self._codes.get(record.definition.func_key)
-        if code is None:
-            code = self._codes[record.definition.func_key] = _definition_code(record)
+        hasher = self._hashers.get(record.definition.func_key)
+        if hasher is None:
+            hasher = self._hashers[record.definition.func_key] = FunctionHasher(
+                record.definition.spec.qualname, _definition_code(record))
         call = record.plan.call
         for out in record.plan.files:  # private paths name the task id: use the final ones
             call = call.replace(out.temp.encode(), out.path.encode())
@@ -159,7 +159,7 @@ class Checkpointer:
                 inputs.append(f"file:{ident}:{file_hash(str(ident))}")
             else:
                 inputs.append("value:" + blob_hash(master._store.get(version) or b""))
-        return task_signature(spec.qualname, code, call, inputs)
+        return hasher.signature(call, inputs)
 
     def _restore(self, record: TaskRecord, entry: Entry) -> Result | None:
         spec = record.definition.spec

@@ -223,7 +223,7 @@ class ElasticController:
             return decision
 
     def _input(self, now: float) -> ScalingInput:
-        with self.master._cond:
+        with self.master._lock:
             demand = sample(self.master, self.policy.unknown_task_s)
             loads = self._loads(now)
         remaining = None if self._deadline is None else self._deadline - now

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import threading
 import time
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import IO, Any
 
 FLUSH_EVERY = 0.1  # seconds; a killed run loses at most this much history
@@ -14,16 +17,19 @@ FLUSH_EVERY = 0.1  # seconds; a killed run loses at most this much history
 class EventLog:
     """Writes events to ``path`` (JSON lines); with no path it records nothing.
 
-    ``emit`` only queues the event (the hot path of the master); the writer thread encodes
-    and writes what was queued, FLUSH_EVERY after the first event of a burst.
+    ``emit`` only appends the event to a deque (the hot path of the master, no lock); the
+    writer thread encodes and writes what was queued, FLUSH_EVERY after the first event
+    of a burst.
     """
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path
         self._fh: IO[str] | None = None
-        self._cond = threading.Condition()  # guards the queue
+        self._queue: collections.deque[tuple[float, str, dict[str, Any]]] = \
+            collections.deque()
+        self._pending = threading.Event()  # set: the writer has events to write
+        self._armed = False  # _pending was set since the writer last looked
         self._io = threading.Lock()  # guards the file
-        self._queue: list[tuple[float, str, dict[str, Any]]] = []
         self._open = False
 
     def open(self) -> EventLog:
@@ -38,44 +44,52 @@ class EventLog:
         """Append one event with the current time."""
         if not self._open:
             return
-        with self._cond:
-            self._queue.append((time.time(), event, fields))
-            if len(self._queue) == 1:
-                self._cond.notify()
+        self._queue.append((time.time(), event, fields))
+        if not self._armed:
+            self._armed = True
+            self._pending.set()
 
     def _flusher(self) -> None:
         """Write FLUSH_EVERY after the first queued event, also when no more come."""
         while True:
-            with self._cond:
-                while not self._queue and self._open:
-                    self._cond.wait()
-                if not self._open:
-                    return
+            self._pending.wait()
+            if not self._open:
+                return
+            self._pending.clear()  # an event emitted from now on sets it again
+            self._armed = False
             time.sleep(FLUSH_EVERY)  # let a burst of events share one write
             self._write()
 
     def _write(self) -> None:
-        """Encode and write the queued events, outside the lock ``emit`` takes."""
+        """Encode and write the queued events (``emit`` is never held up)."""
         with self._io:
-            with self._cond:
-                batch, self._queue = self._queue, []
+            queue = self._queue
+            batch = [queue.popleft() for _ in range(len(queue))]
             if self._fh is None or not batch:
                 return
-            dumps = json.JSONEncoder(default=str).encode
+            encode = _encoder()
             self._fh.write("".join(
-                dumps({"t": round(when, 6), "event": event, **fields}) + "\n"
+                encode({"t": round(when, 6), "event": event, **fields}, 0)[0] + "\n"
                 for when, event, fields in batch))
             self._fh.flush()
 
     def close(self) -> None:
-        with self._cond:
-            self._open = False
-            self._cond.notify_all()
+        self._open = False
+        self._pending.set()
         self._write()
         with self._io:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
+
+
+def _encoder() -> Callable[[Any, int], tuple[str, ...]]:
+    """``json.dumps(obj, default=str)`` without its per-call set-up: the C encoder."""
+    if c_make_encoder is None:  # no C accelerator: the same text, slower
+        dumps = json.JSONEncoder(default=str).encode
+        return lambda obj, _: (dumps(obj),)
+    return c_make_encoder(None, str, encode_basestring_ascii, None, ": ", ", ", False, False,
+                          True)
 
 
 def read_events(path: str) -> list[dict[str, Any]]:

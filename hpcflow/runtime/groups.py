@@ -20,6 +20,7 @@ class Groups:
 
     graph: TaskGraph
     records: dict[int, TaskRecord]
+    _lock: threading.RLock
     _cond: threading.Condition
     _groups: list[_Group]
     _named_groups: dict[str, _Group]
@@ -34,13 +35,13 @@ class Groups:
         raise NotImplementedError
 
     def open_group(self, name: str) -> None:
-        with self._cond:
+        with self._lock:
             self._groups.append(_Group(name))
 
     def close_group(self, name: str, wait: bool = True) -> None:
         """Leave the group; unless ``wait`` is false, wait for its tasks and raise its
         first failure (``barrier_group`` does it later)."""
-        with self._cond:
+        with self._lock:
             group = self._groups.pop()
             self._named_groups[group.name] = group
         if wait:
@@ -48,7 +49,7 @@ class Groups:
 
     def barrier_group(self, name: str) -> None:
         """Wait for the tasks of the group ``name``; raise its first failure."""
-        with self._cond:
+        with self._lock:
             group = self._named_group(name)
             while not all(self.graph.tasks[t].state in FINAL_STATES for t in group.tasks):
                 self._wait_general()
@@ -58,7 +59,7 @@ class Groups:
 
     def cancel_group(self, name: str) -> None:
         """Cancel what is left of the group ``name``; running tasks are killed."""
-        with self._cond:
+        with self._lock:
             group = self._named_group(name)
             self._advance(self._cancel_members(group, f"group {name} was cancelled"))
 

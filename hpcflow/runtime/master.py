@@ -48,7 +48,8 @@ class Master(Waiting, Holding, Groups):
         self.stats: dict[str, FunctionStats] = {}
         self.fatal: TaskFailed | None = None
         self.started = time.time()
-        self._cond = threading.Condition(threading.RLock())
+        self._lock = threading.RLock()  # guards the state (``with``: C speed)
+        self._cond = threading.Condition(self._lock)  # waits for it to change
         self._awaited: dict[Version, int] = {}
         self._general_waits = 0
         self._store: dict[Version, bytes] = {}
@@ -77,7 +78,7 @@ class Master(Waiting, Holding, Groups):
     # -- agents ---------------------------------------------------------------------
     def add_agent(self, agent: Agent) -> None:
         """Make a node's agent available to the scheduler."""
-        with self._cond:
+        with self._lock:
             name = agent.resources.name
             self._agents[name] = agent
             self._ledgers[name] = NodeLedger(agent.resources)
@@ -90,7 +91,7 @@ class Master(Waiting, Holding, Groups):
 
     def on_agent_lost(self, name: str, reason: str) -> None:
         """A node's agent is gone: its running tasks fail over under their policies."""
-        with self._cond:
+        with self._lock:
             if not self._leave(name, reason):
                 return
             for record in list(self.records.values()):
@@ -108,7 +109,7 @@ class Master(Waiting, Holding, Groups):
 
     def drain(self, name: str) -> None:
         """Send no new task to node ``name`` (elastic shrink); its running tasks finish."""
-        with self._cond:
+        with self._lock:
             ledger = self._ledgers.get(name)
             if ledger is not None and ledger.alive and not ledger.draining:
                 ledger.draining = True
@@ -116,7 +117,7 @@ class Master(Waiting, Holding, Groups):
 
     def retire(self, name: str, reason: str) -> None:
         """A drained node leaves the run on purpose: stop its agent."""
-        with self._cond:
+        with self._lock:
             if self._leave(name, reason):
                 self._agents[name].shutdown()
                 self._wake()
@@ -149,7 +150,7 @@ class Master(Waiting, Holding, Groups):
             task_id = next(self._ids)
             plan = build_call(spec, definition.signature, self.tracker, task_id, args, kwargs)
             futures = [Future(spec.name) for _ in range(spec.n_returns)]
-            with self._cond:
+            with self._lock:
                 self.finished.collect()
                 try:
                     self._register(definition, task_id, plan, [f.key for f in futures],
@@ -191,12 +192,14 @@ class Master(Waiting, Holding, Groups):
         self.records[task_id] = record
         if group is not None:
             group.tasks.append(task_id)
+        reads = node.reads
         self.events.emit("submitted", task=task_id, name=definition.spec.name,
-                         deps=sorted({v.writer for v in node.reads if v.writer is not None}),
-                         reads=[_key_label(v.key) for v in node.reads],
+                         deps=sorted({v.writer for v in reads if v.writer is not None})
+                         if reads else [],
+                         reads=[_key_label(v.key) for v in reads],
                          writes=[_key_label(v.key) for v in node.writes],
                          group=group.name if group else None)
-        if self.graph.reads_cancelled_input(task_id):
+        if reads and self.graph.reads_cancelled_input(task_id):
             self._advance(self.graph.cancel(task_id), cause=self._failure_behind(task_id))
         elif node.state is TaskState.READY:
             self._enqueue(task_id)
@@ -280,14 +283,14 @@ class Master(Waiting, Holding, Groups):
         """An agent reports the outcomes of several attempts at once (any thread): one
         pass of the scheduler places what they made ready."""
         try:
-            with self._cond:
+            with self._lock:
                 for result in results:
                     self._take_result(result)
                 self._tune_prefetch()
                 self._schedule()
                 self._wake()
         except Exception as exc:  # a bug or an I/O error of ours: stop, never hang
-            with self._cond:
+            with self._lock:
                 self._abort(TaskFailed("hpcflow runtime", f"{type(exc).__name__}: {exc}",
                                        traceback="".join(traceback.format_exception(exc))))
 
@@ -392,7 +395,7 @@ class Master(Waiting, Holding, Groups):
 
     def abort(self, reason: str) -> None:
         """Stop the application from outside (e.g. the transport failed)."""
-        with self._cond:
+        with self._lock:
             self._abort(TaskFailed("hpcflow runtime", reason))
 
     def _abort(self, error: TaskFailed) -> None:

@@ -18,7 +18,7 @@ def withdraw_queued(master: Any) -> int:
     withdrawn = 0
     if not getattr(master, "_agents", None):  # nothing dispatched anywhere yet
         return withdrawn
-    with master._cond:
+    with master._lock:
         for ledger in master._ledgers.values():
             ledger.stop_queueing()  # a task queued from now on would start too late
         for agent in list(master._agents.values()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -13,6 +14,11 @@ from hpcflow.runtime.master import Master
 from hpcflow.runtime.report import ProgressLine, format_summary
 from hpcflow.scheduler.resources import NodeResources
 
+#: The cyclic garbage collector's first threshold while a run is on. The master allocates
+#: a few objects per task and keeps those of pending tasks alive: with Python's default
+#: (700) it spent about 15% of its time in collections that found nothing (issue 7).
+GC_YOUNG = 10_000
+
 
 class Session:
     """A master with its agents; ``close`` waits for the tasks and stops everything."""
@@ -22,11 +28,15 @@ class Session:
         self.master = master
         self._progress = ProgressLine(master.counts, stream) if progress else None
         self._closed = False
+        self._gc: tuple[int, ...] | None = None
         self.on_close: list[Callable[[], None]] = []
 
     def start(self) -> Session:
         if self._progress is not None:
             self._progress.start()
+        self._gc = gc.get_threshold()
+        gc.set_threshold(max(GC_YOUNG, self._gc[0]), *self._gc[1:])
+        gc.freeze()  # what start-up made is never garbage: not scanned again
         return self
 
     def close(self) -> None:
@@ -42,6 +52,9 @@ class Session:
             self.master.shutdown()
             for hook in self.on_close:
                 hook()
+            if self._gc is not None:
+                gc.set_threshold(*self._gc)
+                gc.unfreeze()
 
     def summary(self) -> str:
         return format_summary(self.master.stats, time.time() - self.master.started)

@@ -25,12 +25,15 @@ _FILE_CACHE: dict[tuple[str, int, int, int], str] = {}
 
 def digest(*parts: bytes | str) -> str:
     """The sha256 hex digest of ``parts``, each length-prefixed (no ambiguity)."""
-    h = hashlib.sha256()
+    return _fed(hashlib.sha256(), parts).hexdigest()
+
+
+def _fed(h: Any, parts: Iterable[bytes | str]) -> Any:
+    """``h`` after taking ``parts`` as :func:`digest` does."""
     for part in parts:
         data = part.encode() if isinstance(part, str) else part
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h
 
 
 def blob_hash(blob: bytes) -> str:
@@ -157,4 +160,17 @@ def _value_text(value: Any) -> str:
 
 def task_signature(qualname: str, code: str, call: bytes, inputs: Iterable[str]) -> str:
     """The signature of one task: function, code, its pickled call and its inputs."""
-    return digest(qualname, code, blob_hash(call), *inputs)
+    return FunctionHasher(qualname, code).signature(call, inputs)
+
+
+class FunctionHasher:
+    """:func:`task_signature` for the tasks of one function: its name and code hashed
+    once, each task's call and inputs then."""
+
+    def __init__(self, qualname: str, code: str) -> None:
+        self._head = _fed(hashlib.sha256(), (qualname, code))
+
+    def signature(self, call: bytes, inputs: Iterable[str]) -> str:
+        h = self._head.copy()
+        h.update(b"@\0\0\0\0\0\0\0" + hashlib.sha256(call).hexdigest().encode())  # 64 bytes
+        return _fed(h, inputs).hexdigest()

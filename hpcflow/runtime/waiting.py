@@ -30,6 +30,7 @@ class Waiting:
     tracker: Tracker
     records: dict[int, TaskRecord]
     fatal: TaskFailed | None
+    _lock: threading.RLock
     _cond: threading.Condition
     _store: dict[Version, bytes]
     _awaited: dict[Version, int]  # versions threads wait for, with how many threads
@@ -50,7 +51,7 @@ class Waiting:
 
     def wait_value(self, key: DataKey) -> Any:
         """Block until the latest version of ``key`` exists; return its value."""
-        with self._cond:
+        with self._lock:
             version = self.graph.latest(key)
             if version is None:
                 raise UsageError("this object was deleted (delete_object) or is unknown")
@@ -60,7 +61,7 @@ class Waiting:
     def settle_values(self, keys: list[DataKey]) -> None:
         """Block until the latest versions of ``keys`` are final or the run failed.
         The last first: results come roughly in order, so this thread wakes about once."""
-        with self._cond:
+        with self._lock:
             for key in reversed(keys):
                 version = self.graph.latest(key)
                 while version is not None and version.state in _UNFINISHED and \
@@ -93,7 +94,7 @@ class Waiting:
             return obj
         value = self.wait_value(key)
         if key[0] == "obj":
-            with self._cond:
+            with self._lock:
                 self.tracker.forget(obj)
                 self.graph.forget(key)
         return value
@@ -102,7 +103,7 @@ class Waiting:
         """Block until the last writer of ``path`` committed it (and, when ``writing``,
         until nothing reads it any more)."""
         key: DataKey = ("file", os.path.abspath(os.fspath(path)))
-        with self._cond:
+        with self._lock:
             version = self.graph.latest(key)
             if version is not None:
                 self._wait_version(version)
@@ -114,18 +115,18 @@ class Waiting:
 
     def forget_file(self, path: str | os.PathLike[str]) -> None:
         self.wait_file(path, writing=True)
-        with self._cond:
+        with self._lock:
             self.graph.forget(("file", os.path.abspath(os.fspath(path))))
 
     def forget_object(self, obj: Any) -> None:
-        with self._cond:
+        with self._lock:
             key = self.tracker.forget(obj)
             if key is not None:
                 self.graph.forget(key)
 
     def barrier(self) -> None:
         """Wait until every submitted task is final; raise if the application failed."""
-        with self._cond:
+        with self._lock:
             while not self.graph.all_final() and self.fatal is None:
                 self._wait_general()
             if self.fatal is not None:
@@ -133,12 +134,12 @@ class Waiting:
 
     def settle(self) -> None:
         """Wait until every task is final, even after a fatal failure (used at exit)."""
-        with self._cond:
+        with self._lock:
             while not self.graph.all_final():
                 self._wait_general(timeout=0.5)
 
     def counts(self) -> dict[str, int]:
-        with self._cond:
+        with self._lock:
             c = self.graph.counts()
         return {"done": c[TaskState.DONE], "running": c[TaskState.RUNNING],
                 "pending": c[TaskState.PENDING] + c[TaskState.READY],
