@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hpcflow.agents.protocol import Result
 from hpcflow.errors import UsageError
@@ -53,8 +53,7 @@ class CheckpointPolicy(enum.Enum):
             raise UsageError(f"unknown checkpoint policy {text!r}; valid: {valid}") from None
 
 
-@dataclass(frozen=True)
-class _Job:
+class _Job(NamedTuple):  # one per finished task: a tuple is cheaper to make
     sig: str
     name: str
     values: tuple[bytes, ...]
@@ -128,8 +127,8 @@ class Checkpointer:
         sig = self.sigs.get(record.id)
         if sig is None or not record.definition.spec.checkpoint:
             return
-        staged = tuple((out.path, self.store.stage(out.temp, out.directory), out.directory)
-                       for out in record.plan.files)
+        staged = tuple([(out.path, self.store.stage(out.temp, out.directory), out.directory)
+                        for out in record.plan.files]) if record.plan.files else ()
         self._queue.put(_Job(sig, name, result.values, result.writes, staged))
 
     def mean_duration(self, name: str) -> float | None:
@@ -243,10 +242,11 @@ class Checkpointer:
 
     def _persist(self, job: _Job) -> Entry:
         inline: dict[str, str] = {}
-        values = tuple(self.store.put_value(b, inline) for b in job.values)
-        writes = tuple(self.store.put_value(b, inline) for b in job.writes)
-        stored = tuple((path, self.store.put_staged(staged, directory), directory)
-                       for path, staged, directory in job.staged)
+        put = self.store.put_value
+        values = tuple([put(b, inline) for b in job.values])
+        writes = tuple([put(b, inline) for b in job.writes]) if job.writes else ()
+        stored = tuple([(path, self.store.put_staged(staged, directory), directory)
+                        for path, staged, directory in job.staged]) if job.staged else ()
         return Entry(job.sig, job.name, values, writes, stored, tuple(inline.items()))
 
 

@@ -49,12 +49,14 @@ class Entry:
 
     def to_line(self) -> str:
         # the body as json.dumps(..., sort_keys=True) writes it (the check hashes that
-        # text; from_line recomputes it so), assembled directly: one is written per task
+        # text; from_line recomputes it so), assembled directly: one is written per task.
+        # Hashes and base64 need no escaping.
         files = json.dumps([list(f) for f in self.files]) if self.files else "[]"
-        inline = ", ".join(f"{_str(k)}: {_str(v)}" for k, v in sorted(dict(self.inline).items()))
+        pairs = self.inline if len(self.inline) < 2 else sorted(dict(self.inline).items())
+        inline = ", ".join([f'"{k}": "{v}"' for k, v in pairs])
         text = (f'{{"files": {files}, "inline": {{{inline}}}, "name": {_str(self.name)}, '
-                f'"sig": {_str(self.sig)}, "values": {_strs(self.values)}, '
-                f'"writes": {_strs(self.writes)}}}')
+                f'"sig": "{self.sig}", "values": {_hashes(self.values)}, '
+                f'"writes": {_hashes(self.writes)}}}')
         return f'{text[:-1]}, "check": "{digest(text)}"}}\n'
 
     @classmethod
@@ -227,8 +229,8 @@ class CheckpointStore:
         os.replace(temp, path)
 
 
-def _strs(items: tuple[str, ...]) -> str:
-    return f"[{', '.join(map(_str, items))}]"
+def _hashes(items: tuple[str, ...]) -> str:
+    return f'["{items[0]}"]' if len(items) == 1 else f"[{', '.join(map(_str, items))}]"
 
 
 def _link_or_copy(src: str, dst: str) -> str:

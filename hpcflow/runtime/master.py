@@ -224,10 +224,14 @@ class Master(Waiting, Holding, Groups):
                 if self.graph.shared_blocked(task_id, starting):
                     continue
                 starting.add(task_id)
-                versions = self.records[task_id].definition.versions()
+                record = self.records[task_id]
+                if not several and not record.shapes and not record.definition.versions()[1:]:
+                    yield Candidate(task_id, (record.definition.spec.constraints,))
+                    continue  # the usual task, on one node: nothing else to weigh
+                versions = record.definition.versions()
                 locality = self._locality(task_id) if several else {}
                 yield self.steps.candidate(task_id, [v.spec.constraints for v in versions],
-                                           self.records[task_id].shapes, locality)
+                                           record.shapes, locality)
 
     def _locality(self, task_id: int) -> dict[str, int]:
         """Bytes of the task's inputs per node that produced them."""
@@ -254,24 +258,29 @@ class Master(Waiting, Holding, Groups):
         record.attempt += 1
         record.node, record.version = node, version
         record.started = time.time()
-        definition = record.definition.versions()[version]
+        definition = record.definition.versions()[version] if version else record.definition
         spec = definition.spec
+        key = definition.func_key
         sent = self._sent[node]
-        func = None if definition.func_key in sent else definition.function_bytes()
-        sent.add(definition.func_key)
-        reads = {v.key: v for v in self.graph.tasks[record.id].reads}
-        assignment = Assignment(
-            task_id=record.id, attempt=record.attempt, name=record.label,
-            func_key=definition.func_key, func=func, call=record.plan.call,
-            refs=tuple(self._input(record.id, k, reads) for k in record.plan.refs),
-            write_back=record.plan.write_back, n_returns=spec.n_returns,
-            time_out=spec.time_out, cores=spec.constraints.computing_units,
-            files=record.plan.preps, app_dir=self.app_dir,
-            launch=self.steps.launch(spec, record.shapes[version] if record.shapes else None,
-                                     record.nodes, record.id, record.attempt))
+        if key in sent:
+            func = None
+        else:
+            func = definition.function_bytes()
+            sent.add(key)
+        plan, cores = record.plan, spec.constraints.computing_units
+        refs: tuple[bytes, ...] = ()
+        if plan.refs:
+            reads = {v.key: v for v in self.graph.tasks[record.id].reads}
+            refs = tuple([self._input(record.id, k, reads) for k in plan.refs])
+        launch = None if spec.launch is None else self.steps.launch(
+            spec, record.shapes[version] if record.shapes else None, record.nodes, record.id,
+            record.attempt)
+        assignment = Assignment(record.id, record.attempt, record.label, key, func, plan.call,
+                                refs, plan.write_back, spec.n_returns, spec.time_out, cores,
+                                plan.preps, self.app_dir, launch)
         self.graph.start(record.id)
         self.events.emit("started", task=record.id, node=node, attempt=record.attempt,
-                         version=definition.spec.name, cores=spec.constraints.computing_units)
+                         version=spec.name, cores=cores)
         self._agents[node].dispatch(assignment)
 
     # -- results ----------------------------------------------------------------------
@@ -284,6 +293,7 @@ class Master(Waiting, Holding, Groups):
         pass of the scheduler places what they made ready."""
         try:
             with self._lock:
+                self.finished.collect()
                 for result in results:
                     self._take_result(result)
                 self._tune_prefetch()
@@ -302,7 +312,6 @@ class Master(Waiting, Holding, Groups):
             for out in record.plan.files:  # killed: now that it is dead, for sure
                 files.discard(out.temp)
             return
-        self.finished.collect()
         self._release(record)
         record.ended, record.result = time.time(), result
         recent = self._recent
@@ -338,13 +347,18 @@ class Master(Waiting, Holding, Groups):
         return None
 
     def _succeed(self, record: TaskRecord, result: Result) -> None:
-        writes = {v.key: v for v in self.graph.tasks[record.id].writes}
-        for key, blob in zip(record.outputs, result.values, strict=False):
-            self._store[writes[key]] = blob
-        for index, blob in zip(record.plan.write_back, result.writes, strict=False):
-            self._store[writes[record.plan.refs[index]]] = blob
+        written = self.graph.tasks[record.id].writes
+        store = self._store
+        if len(written) == 1 and len(record.outputs) == 1 and result.values:
+            store[written[0]] = result.values[0]  # the usual task: one return value
+        else:
+            writes = {v.key: v for v in written}
+            for key, blob in zip(record.outputs, result.values, strict=False):
+                store[writes[key]] = blob
+            for index, blob in zip(record.plan.write_back, result.writes, strict=False):
+                store[writes[record.plan.refs[index]]] = blob
         if record.node is not None:
-            for version in writes.values():
+            for version in written:
                 self._where[version] = record.node
         if self.checkpoints is not None:
             self.checkpoints.finished(record, result)
@@ -427,7 +441,10 @@ class Master(Waiting, Holding, Groups):
                          ended=result.ended if result else time.time(), **fields)
 
     def _count(self, record: TaskRecord, failed: bool) -> None:
-        stats = self.stats.setdefault(record.definition.spec.name, FunctionStats())
+        name = record.definition.spec.name
+        stats = self.stats.get(name)
+        if stats is None:
+            stats = self.stats[name] = FunctionStats()
         stats.add(max(0.0, record.ended - record.started), failed)
 
     # -- progress of the graph ---------------------------------------------------------

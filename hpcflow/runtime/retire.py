@@ -34,25 +34,24 @@ SPOOL_NAME = "records.part"
 _SPOOL_BATCH = 512  # rows encoded and written at once
 
 
+_ROW_KEYS = ("id", "name", "state", "node", "host", "pid", "attempts", "version",
+             "submitted", "started", "ended", "error", "nodes", "launch")
+
+
 def task_row(record: TaskRecord, state: TaskState) -> dict[str, Any]:
     """The ``records.jsonl`` row of one task: what ran, where, when, how it ended."""
+    return dict(zip(_ROW_KEYS, row_values(record, state), strict=True))
+
+
+def row_values(record: TaskRecord, state: TaskState) -> tuple[Any, ...]:
+    """The values of :func:`task_row`, in its order (a tuple: cheaper to keep)."""
     result = record.result
-    return {
-        "id": record.id,
-        "name": record.definition.spec.name,
-        "state": state.value,
-        "node": record.node,
-        "host": result.host if result else None,
-        "pid": result.pid if result else None,
-        "attempts": record.attempt,
-        "version": record.version,
-        "submitted": record.submitted,
-        "started": result.started if result else None,
-        "ended": result.ended if result else None,
-        "error": record.failure.reason if record.failure else None,
-        "nodes": list(record.nodes),
-        "launch": _launch_info(record),
-    }
+    return (record.id, record.definition.spec.name, state.value, record.node,
+            result.host if result else None, result.pid if result else None, record.attempt,
+            record.version, record.submitted, result.started if result else None,
+            result.ended if result else None,
+            record.failure.reason if record.failure else None, list(record.nodes),
+            _launch_info(record))
 
 
 def _launch_info(record: TaskRecord) -> dict[str, str] | None:
@@ -93,10 +92,11 @@ class RecordSpool:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[Any, ...]] = []
         self.count = 0
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: tuple[Any, ...]) -> None:
+        """Spool the :func:`row_values` of one task."""
         self._pending.append(row)
         self.count += 1
         if len(self._pending) >= _SPOOL_BATCH:
@@ -116,9 +116,11 @@ class RecordSpool:
             with open(self.path, "rb") as fh:
                 while True:
                     try:
-                        yield from pickle.load(fh)
+                        batch = pickle.load(fh)
                     except EOFError:
                         return
+                    for values in batch:
+                        yield dict(zip(_ROW_KEYS, values, strict=True))
 
     def remove(self) -> None:
         self._pending = []
@@ -176,7 +178,7 @@ class Retirer:
             return
         if any(v.state is not VersionState.AVAILABLE for v in node.writes):
             return  # a file or directory still to be put in place
-        self.spool.add(task_row(record, node.state))
+        self.spool.add(row_values(record, node.state))
         if master.checkpoints is not None:
             self.writers[record.id] = Retired.of(record)
         del master.records[record.id]
