@@ -2,10 +2,12 @@
 
 The master calls three hooks, all under its lock and all cheap:
 
-- ``intercept`` when a task becomes ready: computes its signature and, when a valid
-  checkpoint of a previous run exists, finishes the task from it instead of running it;
-- ``finished`` when a task succeeded: hard-links its output files aside and queues the
-  entry for the writer thread;
+- ``intercept`` when a task becomes ready: when a previous run left checkpoints, computes
+  its signature and, when a valid checkpoint of it exists, finishes the task from it
+  instead of running it;
+- ``finished`` when a task succeeded: computes its signature if not done yet (its inputs
+  are still held), hard-links its output files aside and queues the entry for the writer
+  thread;
 - ``durations`` are measured on the way (the walltime drain uses them).
 
 A background thread hashes and writes everything (policy ``every``: within 0.1 s,
@@ -15,7 +17,9 @@ on disk (``hpcflow.snapshot()``, the walltime signal, the end of the run).
 
 from __future__ import annotations
 
+import binascii
 import enum
+import hashlib
 import queue
 import sys
 import threading
@@ -26,7 +30,7 @@ from typing import Any, NamedTuple
 from hpcflow.agents.protocol import Result
 from hpcflow.errors import UsageError
 from hpcflow.runtime import files
-from hpcflow.runtime.ckstore import CheckpointStore, Entry
+from hpcflow.runtime.ckstore import INLINE, CheckpointStore, Entry
 from hpcflow.runtime.signature import FunctionHasher, blob_hash, code_hash, file_hash
 from hpcflow.runtime.tasks import TaskRecord
 
@@ -35,6 +39,8 @@ RESTORED_HOST = "checkpoint"
 #: Policy ``every``: tasks finished within this many seconds share one entry file (as the
 #: event log, a killed master loses at most this much).
 BATCH_DELAY = 0.1
+#: Meanwhile the writer turns what came into rows every SLICE seconds (short GIL holds).
+SLICE = 0.005
 
 
 class CheckpointPolicy(enum.Enum):
@@ -63,7 +69,7 @@ class _Job(NamedTuple):  # one per finished task: a tuple is cheaper to make
 
 @dataclass
 class _Flush:
-    done: threading.Event
+    done: threading.Event | None  # None: the writer's own (its delay is over)
 
 
 class Checkpointer:
@@ -81,7 +87,6 @@ class Checkpointer:
         self._queue: queue.SimpleQueue[_Job | _Flush | None] = queue.SimpleQueue()
         self._pending: list[tuple[TaskRecord, Result]] = []
         self._draining = False
-        self._urgent = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hpcflow-checkpoints",
                                         daemon=True)
 
@@ -95,10 +100,10 @@ class Checkpointer:
     # -- hooks (master lock held) -------------------------------------------------------
     def intercept(self, master: Any, task_id: int) -> bool:
         """A task is ready: True if it was (or is being) finished from its checkpoint."""
+        if not self.store.entries:
+            return False  # nothing to restore: the signature waits until the task ends
         record: TaskRecord = master.records[task_id]
-        sig = self.sigs.get(task_id)
-        if sig is None:
-            sig = self.sigs[task_id] = self.signature(master, record)
+        sig = self._sig(master, record)
         entry = self.store.entries.get(sig)
         if entry is None or record.attempt or not record.definition.spec.checkpoint:
             return False
@@ -117,15 +122,16 @@ class Checkpointer:
                 self._draining = False
         return True
 
-    def finished(self, record: TaskRecord, result: Result) -> None:
-        """A task succeeded: note its duration and queue its checkpoint."""
+    def finished(self, master: Any, record: TaskRecord, result: Result) -> None:
+        """A task succeeded (its inputs still held): note its duration, sign it and queue
+        its checkpoint."""
         if result.host == RESTORED_HOST:
             return
         name = record.definition.spec.name
         count, total = self.durations.get(name, (0, 0.0))
         self.durations[name] = (count + 1, total + result.duration)
-        sig = self.sigs.get(record.id)
-        if sig is None or not record.definition.spec.checkpoint:
+        sig = self._sig(master, record)
+        if not record.definition.spec.checkpoint:
             return
         staged = tuple([(out.path, self.store.stage(out.temp, out.directory), out.directory)
                         for out in record.plan.files]) if record.plan.files else ()
@@ -137,6 +143,12 @@ class Checkpointer:
         return total / count if count else None
 
     # -- signatures ---------------------------------------------------------------------
+    def _sig(self, master: Any, record: TaskRecord) -> str:
+        sig = self.sigs.get(record.id)
+        if sig is None:
+            sig = self.sigs[record.id] = self.signature(master, record)
+        return sig
+
     def signature(self, master: Any, record: TaskRecord) -> str:
         """Function, code, pickled call and inputs of ``record`` (see signature.py)."""
         hasher = self._hashers.get(record.definition.func_key)
@@ -192,62 +204,78 @@ class Checkpointer:
             return True
         token = _Flush(threading.Event())
         self._queue.put(token)
-        self._urgent.set()
         return token.done.wait(timeout)
 
     def close(self) -> None:
         """Write what is left and stop the writer."""
         if self._thread.is_alive():
             self._queue.put(None)
-            self._urgent.set()
             self._thread.join()
 
     def _loop(self) -> None:
+        """Turn jobs into entry rows as they come (a little at a time: the master's
+        threads are never held up long) and write them every BATCH_DELAY (policy
+        ``every``) or ``interval`` seconds (``periodic``), at once when asked to flush."""
         last = time.monotonic()
         while True:
-            batch = [self._queue.get()]
+            item: _Job | _Flush | None = self._queue.get()
             delay = BATCH_DELAY
             if self.policy is CheckpointPolicy.PERIODIC:
                 delay = max(0.0, self.interval - (time.monotonic() - last))
-            if not self._urgent.is_set():
-                self._urgent.wait(delay)
-            self._urgent.clear()
-            while True:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write([j for j in batch if isinstance(j, _Job)])
+            deadline = time.monotonic() + delay
+            rows: list[list[Any]] = []
+            while isinstance(item, _Job):
+                self._add_row(rows, item)
+                item = self._next(deadline)
+            self._write(rows)
             last = time.monotonic()
-            for item in batch:
-                if isinstance(item, _Flush):
-                    item.done.set()
-            if any(item is None for item in batch):
+            if item is None:
                 return
+            if item.done is not None:
+                item.done.set()
 
-    def _write(self, jobs: list[_Job]) -> None:
-        entries = []
-        for job in jobs:
+    def _next(self, deadline: float) -> _Job | _Flush | None:
+        """The next item; when none is queued, a look again every SLICE seconds until
+        ``deadline`` (a wake-up per slice, not per job)."""
+        while True:
             try:
-                entries.append(self._persist(job))
-            except OSError as exc:
-                sys.stderr.write(f"hpcflow: warning: no checkpoint for a {job.name} task: "
-                                 f"{exc}\n")
-                for _, staged, _ in job.staged:
-                    files.discard(staged)
+                return self._queue.get_nowait()
+            except queue.Empty:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return _Flush(None)  # the delay is over
+                time.sleep(min(SLICE, left))
+
+    def _add_row(self, rows: list[list[Any]], job: _Job) -> None:
         try:
-            self.store.write_entries(entries)
+            rows.append(self._persist(job))
+        except OSError as exc:
+            sys.stderr.write(f"hpcflow: warning: no checkpoint for a {job.name} task: "
+                             f"{exc}\n")
+            for _, staged, _ in job.staged:
+                files.discard(staged)
+
+    def _write(self, rows: list[list[Any]]) -> None:
+        try:
+            self.store.write_rows(rows)
         except OSError as exc:
             sys.stderr.write(f"hpcflow: warning: cannot write checkpoints: {exc}\n")
 
-    def _persist(self, job: _Job) -> Entry:
-        inline: dict[str, str] = {}
-        put = self.store.put_value
-        values = tuple([put(b, inline) for b in job.values])
-        writes = tuple([put(b, inline) for b in job.writes]) if job.writes else ()
-        stored = tuple([(path, self.store.put_staged(staged, directory), directory)
-                        for path, staged, directory in job.staged]) if job.staged else ()
-        return Entry(job.sig, job.name, values, writes, stored, tuple(inline.items()))
+    def _persist(self, job: _Job) -> list[Any]:
+        """Store the job's large values and files; its entry row (Entry.to_row)."""
+        inline: list[list[str]] = []
+        values = [self._put(b, inline) for b in job.values]
+        writes = [self._put(b, inline) for b in job.writes] if job.writes else []
+        stored = [[path, self.store.put_staged(staged, directory), directory]
+                  for path, staged, directory in job.staged] if job.staged else []
+        return [job.sig, job.name, values, writes, stored, inline]
+
+    def _put(self, data: bytes, inline: list[list[str]]) -> str:
+        if len(data) > INLINE:
+            return self.store.put_blob(data)
+        sha = hashlib.sha256(data).hexdigest()
+        inline.append([sha, binascii.b2a_base64(data, newline=False).decode()])
+        return sha
 
 
 def _finish_restored(master: Any, record: TaskRecord, result: Result) -> None:

@@ -4,9 +4,11 @@ Layout under ``<run dir>/checkpoints/``::
 
     objects/ab/ab12...   pickled values, output files and directory manifests, named by
                          the sha256 of their content
-    entries/*.jsonl      one line per finished task: signature, the sha256 of each
-                         returned value, write-back and output file (values of up to
-                         INLINE bytes inline, base64); each line carries a hash of itself
+    entries/*.jsonl      finished tasks: signature, the sha256 of each returned value,
+                         write-back and output file (values of up to INLINE bytes
+                         inline, base64); a line holds one task, or a batch of them
+                         (``{"batch": [row, ...]}``, see Entry.to_row); each line carries
+                         a hash of itself
     staging/             hard links to outputs waiting to be hashed
 
 Every file is written to a temporary name and renamed into place, so a killed writer
@@ -59,6 +61,18 @@ class Entry:
                 f'"writes": {_hashes(self.writes)}}}')
         return f'{text[:-1]}, "check": "{digest(text)}"}}\n'
 
+    def to_row(self) -> list[Any]:
+        """The entry in a batch line: ``[sig, name, values, writes, files, inline]``."""
+        return [self.sig, self.name, list(self.values), list(self.writes),
+                [list(f) for f in self.files], [list(p) for p in self.inline]]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Entry:
+        sig, name, values, writes, files, inline = row
+        return cls(str(sig), str(name), tuple(map(str, values)), tuple(map(str, writes)),
+                   tuple((str(p), str(h), bool(d)) for p, h, d in files),
+                   tuple((str(k), str(v)) for k, v in inline))
+
     @classmethod
     def from_line(cls, line: str) -> Entry | None:
         """The entry of a line, or None if the line is torn, altered or malformed."""
@@ -94,10 +108,10 @@ class CheckpointStore:
         for path in paths:
             with open(path, encoding="utf-8", errors="replace") as fh:
                 for line in fh:
-                    entry = Entry.from_line(line)
-                    if entry is None:
+                    entries = entries_of_line(line)
+                    if entries is None:
                         self.corrupt += 1
-                    else:
+                    for entry in entries or ():
                         self.entries[entry.sig] = entry
         if len(paths) > compact_above:
             self.write_entries(list(self.entries.values()))  # complete before any removal
@@ -212,10 +226,16 @@ class CheckpointStore:
 
     def write_entries(self, entries: list[Entry]) -> None:
         """One new entry file holding ``entries``, renamed into place in one step."""
-        if entries:
-            name = f"{uuid.uuid1().hex}.jsonl"
-            text = "".join(e.to_line() for e in entries).encode()
-            self._atomic(os.path.join(self.root, "entries", name), text)
+        self.write_rows([e.to_row() for e in entries])
+
+    def write_rows(self, rows: list[list[Any]]) -> None:
+        """One new entry file holding the entries ``rows`` (Entry.to_row) as one batch
+        line (encoded in one call), renamed into place in one step."""
+        if rows:
+            text = json.dumps({"batch": rows})
+            line = f'{text[:-1]}, "check": "{digest(text)}"}}\n'
+            self._atomic(os.path.join(self.root, "entries", f"{uuid.uuid1().hex}.jsonl"),
+                         line.encode())
 
     def _object(self, sha: str) -> str:
         return os.path.join(self.root, "objects", sha[:2], sha)
@@ -227,6 +247,22 @@ class CheckpointStore:
         with open(temp, "wb") as fh:
             fh.write(data)
         os.replace(temp, path)
+
+
+def entries_of_line(line: str) -> list[Entry] | None:
+    """The entries of a line of an entry file (a batch or one), or None if the line is
+    torn, altered or malformed."""
+    if not line.startswith('{"batch": '):
+        entry = Entry.from_line(line)
+        return None if entry is None else [entry]
+    try:
+        doc = json.loads(line)
+        check = doc.pop("check")
+        if digest(json.dumps(doc)) != check:
+            return None
+        return [Entry.from_row(row) for row in doc["batch"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _hashes(items: tuple[str, ...]) -> str:

@@ -361,7 +361,7 @@ class Master(Waiting, Holding, Groups):
             for version in written:
                 self._where[version] = record.node
         if self.checkpoints is not None:
-            self.checkpoints.finished(record, result)
+            self.checkpoints.finished(self, record, result)
         self._count(record, failed=False)
         self._emit_end("finished", record, result)
         self._advance(self.graph.finish(record.id))

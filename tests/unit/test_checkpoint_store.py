@@ -186,3 +186,21 @@ def test_an_entry_line_is_the_sorted_json_of_its_body_with_its_check(entry: Entr
     assert line.startswith(json.dumps(body, sort_keys=True)[:-1] + ", ")
     assert Entry.from_line(line) is not None
     assert Entry.from_line(line.replace(entry.sig, "00" * 32)) is None
+
+
+def test_a_batch_line_holds_many_entries_and_is_checked_whole(tmp_path: Path) -> None:
+    from hpcflow.runtime.ckstore import entries_of_line
+
+    store = CheckpointStore(str(tmp_path))
+    entries = [_entry(f"s{i}") for i in range(3)] + [
+        Entry("u", "n\u00e9", ("1" * 64,), (), (("/o", "2" * 64, True),), (("1" * 64, "AA=="),))]
+    store.write_rows([e.to_row() for e in entries])
+    folder = Path(store.root, "entries")
+    (line,) = [p.read_text() for p in folder.glob("*.jsonl")]
+    assert line.startswith('{"batch": ') and line.count("\n") == 1
+    assert entries_of_line(line) == entries
+    assert entries_of_line(line.replace('"s1"', '"s9"')) is None  # altered: none trusted
+    assert entries_of_line(line[:-30]) is None  # torn
+    (folder / "old.jsonl").write_text(_entry("single").to_line())  # a line of one entry
+    loaded = CheckpointStore(str(tmp_path))
+    assert loaded.load() == 5 and loaded.entries["u"] == entries[3]
