@@ -5,11 +5,14 @@ from __future__ import annotations
 import collections
 import json
 import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import IO, Any
+from typing import Any, Protocol
+
+from hpcflow.runtime.eventwriter import Event, encode_events, encoder
 
 FLUSH_EVERY = 0.1  # seconds; a killed run loses at most this much history
 
@@ -18,24 +21,25 @@ class EventLog:
     """Writes events to ``path`` (JSON lines); with no path it records nothing.
 
     ``emit`` only appends the event to a deque (the hot path of the master, no lock); the
-    writer thread encodes and writes what was queued, FLUSH_EVERY after the first event
-    of a burst.
+    flusher thread hands what was queued, FLUSH_EVERY after the first event of a burst, to
+    a writer process (runtime/eventwriter.py) that encodes and appends it, or, if that
+    process cannot run, encodes and appends it itself.
     """
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path
-        self._fh: IO[str] | None = None
-        self._queue: collections.deque[tuple[float, str, dict[str, Any]]] = \
-            collections.deque()
+        self._queue: collections.deque[Event] = collections.deque()
         self._pending = threading.Event()  # set: the writer has events to write
         self._armed = False  # _pending was set since the writer last looked
-        self._io = threading.Lock()  # guards the file
+        self._io = threading.Lock()  # guards the sink
+        self._sink: _Sink | None = None
         self._open = False
 
     def open(self) -> EventLog:
-        if self.path is not None and self._fh is None:
+        if self.path is not None and self._sink is None:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")
+            open(self.path, "a", encoding="utf-8").close()  # there at once, for observers
+            self._sink = _start_sink(self.path)
             self._open = True
             threading.Thread(target=self._flusher, name="hpcflow-events", daemon=True).start()
         return self
@@ -61,35 +65,89 @@ class EventLog:
             self._write()
 
     def _write(self) -> None:
-        """Encode and write the queued events (``emit`` is never held up)."""
+        """Hand the queued events to the sink (``emit`` is never held up)."""
         with self._io:
             queue = self._queue
             batch = [queue.popleft() for _ in range(len(queue))]
-            if self._fh is None or not batch:
+            if self._sink is None or not batch:
                 return
-            encode = _encoder()
-            self._fh.write("".join(
-                encode({"t": round(when, 6), "event": event, **fields}, 0)[0] + "\n"
-                for when, event, fields in batch))
-            self._fh.flush()
+            try:
+                self._sink.write(batch)
+            except OSError:  # the writer process is gone: write here from now on
+                assert self.path is not None
+                self._sink = _FileSink(self.path)
+                self._sink.write(batch)
 
     def close(self) -> None:
         self._open = False
         self._pending.set()
         self._write()
         with self._io:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
+            if self._sink is not None:
+                self._sink.close()
+                self._sink = None
 
 
-def _encoder() -> Callable[[Any, int], tuple[str, ...]]:
-    """``json.dumps(obj, default=str)`` without its per-call set-up: the C encoder."""
-    if c_make_encoder is None:  # no C accelerator: the same text, slower
-        dumps = json.JSONEncoder(default=str).encode
-        return lambda obj, _: (dumps(obj),)
-    return c_make_encoder(None, str, encode_basestring_ascii, None, ": ", ", ", False, False,
-                          True)
+class _Sink(Protocol):
+    def write(self, batch: list[Event]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _FileSink:
+    """Encodes and appends in this process."""
+
+    def __init__(self, path: str) -> None:
+        self._fh = open(path, "a", encoding="utf-8")
+        self._encode = encoder()
+
+    def write(self, batch: list[Event]) -> None:
+        self._fh.write(encode_events(batch, self._encode))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class _ProcessSink:
+    """Sends the batches to a writer process (runtime/eventwriter.py)."""
+
+    def __init__(self, path: str) -> None:
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [package_root, *(p for p in sys.path if p)]))
+        # -S: no site start-up (what pickled events need is on PYTHONPATH); a session of
+        # its own: Ctrl-C is for the master, which still has events to write
+        self._proc = subprocess.Popen(
+            [sys.executable, "-S", "-m", "hpcflow.runtime.eventwriter", path],
+            stdin=subprocess.PIPE, env=env, start_new_session=True)
+        assert self._proc.stdin is not None
+        self._pipe = self._proc.stdin
+
+    def write(self, batch: list[Event]) -> None:
+        try:
+            kind, payload = b"P", pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # a value that does not pickle: encoded here
+            kind, payload = b"T", encode_events(batch, encoder()).encode("utf-8")
+        self._pipe.write(kind + len(payload).to_bytes(8, "little") + payload)
+        self._pipe.flush()
+
+    def close(self) -> None:
+        try:
+            self._pipe.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+
+
+def _start_sink(path: str) -> _Sink:
+    try:
+        return _ProcessSink(path)
+    except OSError:
+        return _FileSink(path)
 
 
 def read_events(path: str) -> list[dict[str, Any]]:

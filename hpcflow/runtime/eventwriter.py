@@ -1,0 +1,63 @@
+"""``python -S -m hpcflow.runtime.eventwriter PATH``: the process that encodes a run's
+events as JSON lines and appends them to PATH.
+
+The master's event log sends it batches of events (pickled, or already encoded text when
+a batch does not pickle) on its standard input: a kind byte (``P`` or ``T``), the length
+(8 bytes, little-endian), the payload. Encoding costs the master's process more than
+the tasks it schedules; here it runs beside it. It stops at the end of its input.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import IO, Any
+
+Event = tuple[float, str, dict[str, Any]]
+
+
+def encoder() -> Callable[[Any, int], tuple[str, ...]]:
+    """``json.dumps(obj, default=str)`` without its per-call set-up: the C encoder."""
+    if c_make_encoder is None:  # no C accelerator: the same text, slower
+        dumps = json.JSONEncoder(default=str).encode
+        return lambda obj, _: (dumps(obj),)
+    return c_make_encoder(None, str, encode_basestring_ascii, None, ": ", ", ", False, False,
+                          True)
+
+
+def encode_events(batch: list[Event], encode: Callable[[Any, int], tuple[str, ...]]) -> str:
+    """The JSON lines of ``batch``."""
+    return "".join(encode({"t": round(when, 6), "event": event, **fields}, 0)[0] + "\n"
+                   for when, event, fields in batch)
+
+
+def serve(source: IO[bytes], out: IO[str]) -> None:
+    """Append every batch read from ``source`` to ``out`` until ``source`` ends."""
+    encode = encoder()
+    while True:
+        head = source.read(9)
+        if len(head) < 9:
+            return
+        payload = source.read(int.from_bytes(head[1:], "little"))
+        if head[:1] == b"T":
+            text = payload.decode("utf-8")
+        else:
+            try:
+                text = encode_events(pickle.loads(payload), encode)
+            except Exception as exc:  # an event whose value cannot be read back here
+                text = encode({"event": "event_log_error",
+                               "error": f"{type(exc).__name__}: {exc}"}, 0)[0] + "\n"
+        out.write(text)
+        out.flush()
+
+
+def main(argv: list[str]) -> None:
+    with open(argv[1], "a", encoding="utf-8") as out:
+        serve(sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,55 @@
+"""The event log's writer process: events pickled to it come out as the same JSON lines;
+a value that does not pickle, or a writer that died, loses no event."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from hpcflow.runtime.events import FLUSH_EVERY, EventLog, read_events
+
+
+def _wait_for(path: Path, count: int) -> list[dict]:
+    deadline = time.monotonic() + 50 * FLUSH_EVERY
+    while len(events := read_events(str(path))) < count:
+        assert time.monotonic() < deadline, f"{len(events)} of {count} events written"
+        time.sleep(FLUSH_EVERY / 10)
+    return events
+
+
+def test_events_are_encoded_by_a_process_of_their_own(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    log = EventLog(str(path)).open()
+    try:
+        writer = log._sink._proc  # type: ignore[union-attr]
+        assert writer.pid != os.getpid() and writer.poll() is None
+        log.emit("started", task=1, node="n\u00e9", cores=2, reads=["fut:3"], group=None)
+        log.emit("odd", value=lambda: None)  # does not pickle: encoded here instead
+        events = _wait_for(path, 2)
+    finally:
+        log.close()
+    assert writer.poll() == 0  # it ends with the log
+    assert {k: v for k, v in events[0].items() if k != "t"} == {
+        "event": "started", "task": 1, "node": "n\u00e9", "cores": 2, "reads": ["fut:3"],
+        "group": None}
+    assert events[1]["event"] == "odd" and events[1]["value"].startswith("<function")
+
+
+def test_the_log_writes_itself_when_its_writer_died(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    log = EventLog(str(path)).open()
+    try:
+        log.emit("before", n=1)
+        _wait_for(path, 1)
+        writer = log._sink._proc  # type: ignore[union-attr]
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        for n in range(2, 5):
+            log.emit("after", n=n)
+            time.sleep(2 * FLUSH_EVERY)
+        events = _wait_for(path, 4)
+    finally:
+        log.close()
+    assert [e["n"] for e in events] == [1, 2, 3, 4]
