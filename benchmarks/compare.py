@@ -46,7 +46,15 @@ def before_after(
         "(`wait_on` of a list: about once, not once per result), small messages are "
         "pickled without copying the message, the pool's watcher keeps one selector, a "
         "call of plain scalars is pickled without binding or tracking, and task records, "
-        "call plans and accesses are slotted. Other work merged in the "
+        "call plans and accesses are slotted. Then (fourth session): tasks of a function "
+        "measured to be short travel to the task processes in batches (the pool shares its "
+        "queue out between idle processes; results come back together) and the agents' "
+        "queues are 32 times deeper while tasks are short; the master takes a batch of "
+        "results under one lock and places what they made ready in one pass; the event log "
+        "is encoded by a writer process of its own; the cyclic garbage collector's first "
+        "threshold is 10,000 while a run is on; checkpoints sign a task when it ends and "
+        "write each batch as one line; the usual task (one return, plain arguments, one "
+        "node) skips the general bookkeeping. Other work merged in the "
         "same period (checkpoints on by default, elasticity) is in the after figures too.")
     add("")
     add("| figure | unit | before | after | factor |")

@@ -146,10 +146,12 @@ class Master(Waiting, Holding, Groups):
         spec = definition.spec
         with self._submit_lock:
             self._check_usable(definition)
-            shapes = self.steps.plan(definition, args, kwargs, self.nodes())
+            shapes = () if spec.launch is None and len(definition.versions()) == 1 else \
+                self.steps.plan(definition, args, kwargs, self.nodes())
             task_id = next(self._ids)
             plan = build_call(spec, definition.signature, self.tracker, task_id, args, kwargs)
-            futures = [Future(spec.name) for _ in range(spec.n_returns)]
+            futures = [Future(spec.name)] if spec.n_returns == 1 else \
+                [Future(spec.name) for _ in range(spec.n_returns)]
             with self._lock:
                 self.finished.collect()
                 try:
