@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import cloudpickle
@@ -160,7 +160,7 @@ def _value_text(value: Any) -> str:
 
 def task_signature(qualname: str, code: str, call: bytes, inputs: Iterable[str]) -> str:
     """The signature of one task: function, code, its pickled call and its inputs."""
-    return FunctionHasher(qualname, code).signature(call, inputs)
+    return FunctionHasher(qualname, code).signature(call, list(inputs))
 
 
 class FunctionHasher:
@@ -170,7 +170,7 @@ class FunctionHasher:
     def __init__(self, qualname: str, code: str) -> None:
         self._head = _fed(hashlib.sha256(), (qualname, code))
 
-    def signature(self, call: bytes, inputs: Iterable[str]) -> str:
+    def signature(self, call: bytes, inputs: Sequence[str]) -> str:
         h = self._head.copy()
         h.update(b"@\0\0\0\0\0\0\0" + hashlib.sha256(call).hexdigest().encode())  # 64 bytes
-        return _fed(h, inputs).hexdigest()
+        return (_fed(h, inputs) if inputs else h).hexdigest()

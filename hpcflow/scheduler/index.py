@@ -13,6 +13,9 @@ older one) is dropped.
 ``best(c)`` returns exactly what a scan of the mapping for ``max(free_cores)`` among the
 nodes that fit ``c`` returns, popping only the nodes with the most free cores that do not
 fit (memory, GPUs), which a homogeneous allocation never has.
+
+With a single node (a laptop, one agent) there is nothing to rank: the index asks that
+node directly and keeps no heap until a second node is added.
 """
 
 from __future__ import annotations
@@ -56,7 +59,17 @@ class FreeIndex:
             self._order[name] = next(self._orders)
         self._current[name] = ledger
         self._limit = 8 * len(self._current) + 1024  # rebuilds amortised over 7n pushes
-        self.changed(ledger)
+        if self._single() is None and len(self._current) == 2:  # the heaps start now
+            self._any = self._build(_ANY)
+            self._heaps = {_ANY: self._any}
+        else:
+            self.changed(ledger)
+
+    def _single(self) -> NodeLedger | None:
+        """The one node indexed, if there is exactly one."""
+        if len(self._current) != 1:
+            return None
+        return next(iter(self._current.values()))
 
     def remove(self, name: str) -> None:
         self._current.pop(name, None)
@@ -67,8 +80,8 @@ class FreeIndex:
 
     def changed(self, ledger: NodeLedger) -> None:
         """``ledger`` reserved or released something: index its new free cores."""
-        if not self._live(ledger):
-            return  # no room, or no longer indexed
+        if len(self._current) == 1 or not self._live(ledger):
+            return  # a single node is asked directly; no room, or no longer indexed
         entry = (-ledger.free_cores, self._order[ledger.node.name], next(self._ticks), ledger)
         heapq.heappush(self._any, entry)
         if len(self._any) > self._limit:
@@ -115,6 +128,9 @@ class FreeIndex:
 
     def has_room(self, exclude: Collection[str] = ()) -> bool:
         """Is there a node with a free core and a free slot (not in ``exclude``)?"""
+        single = self._single()
+        if single is not None:
+            return single.node.name not in exclude and self._live(single)
         heap = self._any
         if heap and not exclude and self._live(heap[0][3]):  # even if its count is outdated
             return True
@@ -122,6 +138,10 @@ class FreeIndex:
 
     def best(self, c: Constraints, exclude: Collection[str] = ()) -> NodeLedger | None:
         """The node that fits ``c`` with the most free cores (first added on ties)."""
+        single = self._single()
+        if single is not None:
+            fit = single.node.name not in exclude and self._live(single) and single.fits(c)
+            return single if fit else None
         shape = (c.processor_architecture or "", c.processor_type or "", c.app_software)
         heap = self._heaps.get(shape)
         if heap is None:

@@ -204,3 +204,16 @@ def test_a_batch_line_holds_many_entries_and_is_checked_whole(tmp_path: Path) ->
     (folder / "old.jsonl").write_text(_entry("single").to_line())  # a line of one entry
     loaded = CheckpointStore(str(tmp_path))
     assert loaded.load() == 5 and loaded.entries["u"] == entries[3]
+
+
+@pytest.mark.parametrize("inputs", [[], ["value:" + "0" * 64], ["a:return0", "file:x:1"]])
+def test_a_signature_is_the_digest_of_its_parts_as_before(inputs: list[str]) -> None:
+    """Checkpoints of earlier runs stay valid: the function's name and code are hashed
+    once per function now, into the same digest."""
+    from hpcflow.runtime.signature import FunctionHasher, digest
+
+    call = b"\x80\x05call"
+    expected = digest("mod.f", "code-hash", blob_hash(call), *inputs)
+    assert task_signature("mod.f", "code-hash", call, inputs) == expected
+    hasher = FunctionHasher("mod.f", "code-hash")
+    assert hasher.signature(call, inputs) == hasher.signature(call, inputs) == expected

@@ -160,3 +160,31 @@ def test_a_ledger_that_stops_queueing_never_queues_again() -> None:
     assert ledger.fits(one)
     ledger.reserve(3, one)
     assert not ledger.fits(one) and not ledger.queued and not ledger.has_room
+
+
+def test_nodes_joining_and_leaving_one_at_a_time_keep_the_scans_choices():
+    """A single node is asked directly (no heap); the heaps start with the second."""
+    rng = random.Random(7)
+    indexed, plain = NodeLedgers(), {}
+    running: list[tuple[int, str, Constraints]] = []
+    shapes = [Constraints(), Constraints(computing_units=2), Constraints(memory_size=10)]
+    for task in range(600):
+        if task % 100 == 0:  # a node joins; at 300 all but one leave
+            if task == 300:
+                for name in list(plain)[1:]:
+                    del indexed[name], plain[name]
+                running = [r for r in running if r[1] in plain]
+            node = NodeResources(f"n{task}", rng.choice([2, 4]), 16)
+            indexed[node.name], plain[node.name] = NodeLedger(node), NodeLedger(node)
+        if running and rng.random() < 0.45:
+            task_id, name, c = running.pop(rng.randrange(len(running)))
+            indexed[name].release(task_id)
+            plain[name].release(task_id)
+            continue
+        c = rng.choice(shapes)
+        expected = scan_best(plain, c, {})
+        placed = place([Candidate(task, (c,))], indexed)
+        assert (placed[0].node if placed else None) == expected
+        if expected is not None:
+            plain[expected].reserve(task, c)
+            running.append((task, expected, c))
