@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hpcflow.graph.spec import Mode, Share
 from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
@@ -42,9 +43,8 @@ class Version:
         return f"{self.key[0]}:{self.key[1]}@v{self.number}"
 
 
-@dataclass(frozen=True, slots=True)
-class Access:
-    """How one task touches one datum."""
+class Access(NamedTuple):
+    """How one task touches one datum (a named tuple: one or more is made per call)."""
 
     key: DataKey
     mode: Mode
