@@ -18,6 +18,7 @@ on disk (``hpcflow.snapshot()``, the walltime signal, the end of the run).
 from __future__ import annotations
 
 import binascii
+import collections
 import enum
 import hashlib
 import queue
@@ -72,6 +73,9 @@ class _Flush:
     done: threading.Event | None  # None: the writer's own (its delay is over)
 
 
+_WAKE = "wake"  # to the writer: rows wait in its deque (start a batch)
+
+
 class Checkpointer:
     """The master's checkpoint hook for one run directory."""
 
@@ -84,7 +88,9 @@ class Checkpointer:
         self.durations: dict[str, tuple[int, float]] = {}
         self.restored = 0
         self._hashers: dict[str, FunctionHasher] = {}  # per function: name and code hashed
-        self._queue: queue.SimpleQueue[_Job | _Flush | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | _Flush | str | None] = queue.SimpleQueue()
+        self._rows: collections.deque[list[Any]] = collections.deque()  # made by the master
+        self._armed = False  # a _WAKE is queued for the rows waiting
         self._pending: list[tuple[TaskRecord, Result]] = []
         self._draining = False
         self._thread = threading.Thread(target=self._loop, name="hpcflow-checkpoints",
@@ -133,9 +139,19 @@ class Checkpointer:
         sig = self._sig(master, record)
         if not record.definition.spec.checkpoint:
             return
+        values, writes = result.values, result.writes
+        if not record.plan.files and _small(values) and _small(writes):
+            # hashed here: cheaper than handing the job to the writer thread
+            inline: list[list[str]] = []
+            self._rows.append([sig, name, [_inline(b, inline) for b in values],
+                               [_inline(b, inline) for b in writes], [], inline])
+            if not self._armed:
+                self._armed = True
+                self._queue.put(_WAKE)
+            return
         staged = tuple([(out.path, self.store.stage(out.temp, out.directory), out.directory)
                         for out in record.plan.files]) if record.plan.files else ()
-        self._queue.put(_Job(sig, name, result.values, result.writes, staged))
+        self._queue.put(_Job(sig, name, values, writes, staged))
 
     def mean_duration(self, name: str) -> float | None:
         """Measured mean duration of a function's tasks in this run (None: never ran)."""
@@ -218,15 +234,19 @@ class Checkpointer:
         ``every``) or ``interval`` seconds (``periodic``), at once when asked to flush."""
         last = time.monotonic()
         while True:
-            item: _Job | _Flush | None = self._queue.get()
+            item: _Job | _Flush | str | None = self._queue.get()
             delay = BATCH_DELAY
             if self.policy is CheckpointPolicy.PERIODIC:
                 delay = max(0.0, self.interval - (time.monotonic() - last))
             deadline = time.monotonic() + delay
             rows: list[list[Any]] = []
-            while isinstance(item, _Job):
-                self._add_row(rows, item)
+            while isinstance(item, _Job) or item == _WAKE:
+                if isinstance(item, _Job):
+                    self._add_row(rows, item)
                 item = self._next(deadline)
+            self._armed = False  # a row made from now on wakes the writer again
+            made = self._rows
+            rows += [made.popleft() for _ in range(len(made))]
             self._write(rows)
             last = time.monotonic()
             if item is None:
@@ -234,7 +254,7 @@ class Checkpointer:
             if item.done is not None:
                 item.done.set()
 
-    def _next(self, deadline: float) -> _Job | _Flush | None:
+    def _next(self, deadline: float) -> _Job | _Flush | str | None:
         """The next item; when none is queued, a look again every SLICE seconds until
         ``deadline`` (a wake-up per slice, not per job)."""
         while True:
@@ -271,11 +291,18 @@ class Checkpointer:
         return [job.sig, job.name, values, writes, stored, inline]
 
     def _put(self, data: bytes, inline: list[list[str]]) -> str:
-        if len(data) > INLINE:
-            return self.store.put_blob(data)
-        sha = hashlib.sha256(data).hexdigest()
-        inline.append([sha, binascii.b2a_base64(data, newline=False).decode()])
-        return sha
+        return self.store.put_blob(data) if len(data) > INLINE else _inline(data, inline)
+
+
+def _small(blobs: tuple[bytes, ...]) -> bool:
+    """Values that go inline in their entry (no blob file to write)."""
+    return all(len(b) <= INLINE for b in blobs) if blobs else True
+
+
+def _inline(data: bytes, inline: list[list[str]]) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    inline.append([sha, binascii.b2a_base64(data, newline=False).decode()])
+    return sha
 
 
 def _finish_restored(master: Any, record: TaskRecord, result: Result) -> None:
