@@ -97,19 +97,8 @@ def test_random_runs_choose_as_the_scan_does(seed):
     ]
     running: list[tuple[int, str, Constraints]] = []
     for task in range(400):
-        if running and rng.random() < 0.45:
-            task_id, name, c = running.pop(rng.randrange(len(running)))
-            indexed[name].release(task_id)
-            plain[name].release(task_id)
-            continue
-        c = rng.choice(shapes)
         locality = {rng.choice(nodes).name: rng.choice([0, 8, 64])} if rng.random() < 0.5 else {}
-        expected = scan_best(plain, c, locality)
-        placed = place([Candidate(task, (c,), locality)], indexed)
-        assert (placed[0].node if placed else None) == expected
-        if expected is not None:
-            plain[expected].reserve(task, c)
-            running.append((task, expected, c))
+        _release_or_place(rng, task, shapes, locality, indexed, plain, running)
     for name, ledger in plain.items():
         assert indexed[name].free_cores == ledger.free_cores
 
@@ -176,15 +165,21 @@ def test_nodes_joining_and_leaving_one_at_a_time_keep_the_scans_choices():
                 running = [r for r in running if r[1] in plain]
             node = NodeResources(f"n{task}", rng.choice([2, 4]), 16)
             indexed[node.name], plain[node.name] = NodeLedger(node), NodeLedger(node)
-        if running and rng.random() < 0.45:
-            task_id, name, c = running.pop(rng.randrange(len(running)))
-            indexed[name].release(task_id)
-            plain[name].release(task_id)
-            continue
-        c = rng.choice(shapes)
-        expected = scan_best(plain, c, {})
-        placed = place([Candidate(task, (c,))], indexed)
-        assert (placed[0].node if placed else None) == expected
-        if expected is not None:
-            plain[expected].reserve(task, c)
-            running.append((task, expected, c))
+        _release_or_place(rng, task, shapes, {}, indexed, plain, running)
+
+
+def _release_or_place(rng, task, shapes, locality, indexed, plain, running):
+    """One random step of both: end a running task, or place ``task`` where the reference
+    scan would (checked)."""
+    if running and rng.random() < 0.45:
+        task_id, name, c = running.pop(rng.randrange(len(running)))
+        indexed[name].release(task_id)
+        plain[name].release(task_id)
+        return
+    c = rng.choice(shapes)
+    expected = scan_best(plain, c, locality)
+    placed = place([Candidate(task, (c,), locality)], indexed)
+    assert (placed[0].node if placed else None) == expected
+    if expected is not None:
+        plain[expected].reserve(task, c)
+        running.append((task, expected, c))
