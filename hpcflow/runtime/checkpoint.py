@@ -17,10 +17,8 @@ on disk (``hpcflow.snapshot()``, the walltime signal, the end of the run).
 
 from __future__ import annotations
 
-import binascii
 import collections
 import enum
-import hashlib
 import queue
 import sys
 import threading
@@ -73,7 +71,11 @@ class _Flush:
     done: threading.Event | None  # None: the writer's own (its delay is over)
 
 
-_WAKE = "wake"  # to the writer: rows wait in its deque (start a batch)
+class _Wake:
+    """To the writer: rows wait in its deque (start a batch)."""
+
+
+_WAKE = _Wake()
 
 
 class Checkpointer:
@@ -88,7 +90,7 @@ class Checkpointer:
         self.durations: dict[str, tuple[int, float]] = {}
         self.restored = 0
         self._hashers: dict[str, FunctionHasher] = {}  # per function: name and code hashed
-        self._queue: queue.SimpleQueue[_Job | _Flush | str | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | _Flush | _Wake | None] = queue.SimpleQueue()
         self._rows: collections.deque[list[Any]] = collections.deque()  # made by the master
         self._armed = False  # a _WAKE is queued for the rows waiting
         self._pending: list[tuple[TaskRecord, Result]] = []
@@ -143,8 +145,9 @@ class Checkpointer:
         if not record.plan.files and _small(values) and _small(writes):
             # hashed here: cheaper than handing the job to the writer thread
             inline: list[list[str]] = []
-            self._rows.append([sig, name, [_inline(b, inline) for b in values],
-                               [_inline(b, inline) for b in writes], [], inline])
+            put = self.store.put_value
+            self._rows.append([sig, name, [put(b, inline) for b in values],
+                               [put(b, inline) for b in writes], [], inline])
             if not self._armed:
                 self._armed = True
                 self._queue.put(_WAKE)
@@ -234,13 +237,13 @@ class Checkpointer:
         ``every``) or ``interval`` seconds (``periodic``), at once when asked to flush."""
         last = time.monotonic()
         while True:
-            item: _Job | _Flush | str | None = self._queue.get()
+            item: _Job | _Flush | _Wake | None = self._queue.get()
             delay = BATCH_DELAY
             if self.policy is CheckpointPolicy.PERIODIC:
                 delay = max(0.0, self.interval - (time.monotonic() - last))
             deadline = time.monotonic() + delay
             rows: list[list[Any]] = []
-            while isinstance(item, _Job) or item == _WAKE:
+            while isinstance(item, (_Job, _Wake)):
                 if isinstance(item, _Job):
                     self._add_row(rows, item)
                 item = self._next(deadline)
@@ -254,7 +257,7 @@ class Checkpointer:
             if item.done is not None:
                 item.done.set()
 
-    def _next(self, deadline: float) -> _Job | _Flush | str | None:
+    def _next(self, deadline: float) -> _Job | _Flush | _Wake | None:
         """The next item; when none is queued, a look again every SLICE seconds until
         ``deadline`` (a wake-up per slice, not per job)."""
         while True:
@@ -284,25 +287,17 @@ class Checkpointer:
     def _persist(self, job: _Job) -> list[Any]:
         """Store the job's large values and files; its entry row (Entry.to_row)."""
         inline: list[list[str]] = []
-        values = [self._put(b, inline) for b in job.values]
-        writes = [self._put(b, inline) for b in job.writes] if job.writes else []
+        put = self.store.put_value
+        values = [put(b, inline) for b in job.values]
+        writes = [put(b, inline) for b in job.writes]
         stored = [[path, self.store.put_staged(staged, directory), directory]
                   for path, staged, directory in job.staged] if job.staged else []
         return [job.sig, job.name, values, writes, stored, inline]
-
-    def _put(self, data: bytes, inline: list[list[str]]) -> str:
-        return self.store.put_blob(data) if len(data) > INLINE else _inline(data, inline)
 
 
 def _small(blobs: tuple[bytes, ...]) -> bool:
     """Values that go inline in their entry (no blob file to write)."""
     return all(len(b) <= INLINE for b in blobs) if blobs else True
-
-
-def _inline(data: bytes, inline: list[list[str]]) -> str:
-    sha = hashlib.sha256(data).hexdigest()
-    inline.append([sha, binascii.b2a_base64(data, newline=False).decode()])
-    return sha
 
 
 def _finish_restored(master: Any, record: TaskRecord, result: Result) -> None:

@@ -26,7 +26,6 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii as _str
 from typing import Any
 
 from hpcflow.runtime.signature import blob_hash, digest
@@ -50,15 +49,11 @@ class Entry:
     inline: tuple[tuple[str, str], ...] = ()  # (sha256, base64) of small values
 
     def to_line(self) -> str:
-        # the body as json.dumps(..., sort_keys=True) writes it (the check hashes that
-        # text; from_line recomputes it so), assembled directly: one is written per task.
-        # Hashes and base64 need no escaping.
-        files = json.dumps([list(f) for f in self.files]) if self.files else "[]"
-        pairs = self.inline if len(self.inline) < 2 else sorted(dict(self.inline).items())
-        inline = ", ".join([f'"{k}": "{v}"' for k, v in pairs])
-        text = (f'{{"files": {files}, "inline": {{{inline}}}, "name": {_str(self.name)}, '
-                f'"sig": "{self.sig}", "values": {_hashes(self.values)}, '
-                f'"writes": {_hashes(self.writes)}}}')
+        """The entry alone on a line (the format of earlier versions, still read)."""
+        body = {"sig": self.sig, "name": self.name, "values": list(self.values),
+                "writes": list(self.writes), "files": [list(f) for f in self.files],
+                "inline": dict(self.inline)}
+        text = json.dumps(body, sort_keys=True)  # the check: a hash of the rest, sorted
         return f'{text[:-1]}, "check": "{digest(text)}"}}\n'
 
     def to_row(self) -> list[Any]:
@@ -182,12 +177,13 @@ class CheckpointStore:
             _link_or_copy(path, staged)
         return staged
 
-    def put_value(self, data: bytes, inline: dict[str, str]) -> str:
-        """A value: small ones into ``inline`` (for the entry), others as blobs."""
+    def put_value(self, data: bytes, inline: list[list[str]]) -> str:
+        """A value: small ones into ``inline`` (``[sha256, base64]`` pairs for the entry),
+        others as blobs; its hash."""
         if len(data) > INLINE:
             return self.put_blob(data)
         sha = blob_hash(data)
-        inline[sha] = base64.b64encode(data).decode()
+        inline.append([sha, base64.b64encode(data).decode()])
         return sha
 
     def put_blob(self, data: bytes) -> str:
@@ -263,10 +259,6 @@ def entries_of_line(line: str) -> list[Entry] | None:
         return [Entry.from_row(row) for row in doc["batch"]]
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def _hashes(items: tuple[str, ...]) -> str:
-    return f'["{items[0]}"]' if len(items) == 1 else f"[{', '.join(map(_str, items))}]"
 
 
 def _link_or_copy(src: str, dst: str) -> str:

@@ -4,7 +4,7 @@ other tasks, running ones too, and is raised at the group's end or at its barrie
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hpcflow.errors import TaskFailed, UsageError
 from hpcflow.graph.graph import Progress, TaskGraph
@@ -12,6 +12,8 @@ from hpcflow.graph.states import FINAL_STATES, TaskState
 from hpcflow.runtime.tasks import _Group
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from hpcflow.runtime.tasks import TaskRecord
 
 
@@ -20,7 +22,7 @@ class Groups:
 
     graph: TaskGraph
     records: dict[int, TaskRecord]
-    _lock: threading.RLock
+    _lock: AbstractContextManager[Any]  # the master's RLock
     _cond: threading.Condition
     _groups: list[_Group]
     _named_groups: dict[str, _Group]

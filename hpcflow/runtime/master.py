@@ -67,7 +67,7 @@ class Master(Waiting, Holding, Groups):
         self._usable: dict[Definition, tuple[NodeResources, ...]] = {}  # feasible on these
         self._dropped: set[Version] = set()
         self._recent: float | None = None  # moving mean of the tasks' durations (seconds)
-        self._depth_for: float | None = None  # the mean the queue depths were set for
+        self._depth = 1  # the agents' queues are this many times their usual depth
         self.steps = StepPlanner()
         self.elastic: Any = None  # the ElasticController of an elastic run
         self.checkpoints: Any = None  # a Checkpointer (runtime/checkpoint.py), or None
@@ -227,7 +227,7 @@ class Master(Waiting, Holding, Groups):
                     continue
                 starting.add(task_id)
                 record = self.records[task_id]
-                if not several and not record.shapes and not record.definition.versions()[1:]:
+                if not several and not record.shapes and len(record.definition.versions()) == 1:
                     yield Candidate(task_id, (record.definition.spec.constraints,))
                     continue  # the usual task, on one node: nothing else to weigh
                 versions = record.definition.versions()
@@ -286,13 +286,9 @@ class Master(Waiting, Holding, Groups):
         self._agents[node].dispatch(assignment)
 
     # -- results ----------------------------------------------------------------------
-    def on_result(self, result: Result) -> None:
-        """An agent reports the outcome of one attempt (any thread)."""
-        self.on_results((result,))
-
     def on_results(self, results: Sequence[Result]) -> None:
-        """An agent reports the outcomes of several attempts at once (any thread): one
-        pass of the scheduler places what they made ready."""
+        """An agent reports the outcomes of one or more attempts (any thread): one pass
+        of the scheduler places what they made ready."""
         try:
             with self._lock:
                 self.finished.collect()
@@ -334,13 +330,11 @@ class Master(Waiting, Holding, Groups):
 
     def _tune_prefetch(self) -> None:
         """Deepen the agents' queues while tasks are short, back when they are not."""
-        before, now = self._depth_for, self._recent
-        if now is None or (before is not None and
-                           prefetch_depth(1, before) == prefetch_depth(1, now)):
-            return
-        self._depth_for = now
-        for ledger in self._ledgers.values():
-            ledger.set_queue_depth(prefetch_depth(ledger.node.queue, now))
+        depth = prefetch_depth(1, self._recent)
+        if depth != self._depth:
+            self._depth = depth
+            for ledger in self._ledgers.values():
+                ledger.set_queue_depth(prefetch_depth(ledger.node.queue, self._recent))
 
     def _missing_output(self, record: TaskRecord) -> str | None:
         for out in record.plan.files:

@@ -13,6 +13,8 @@ from hpcflow.graph.states import TaskState, VersionState
 from hpcflow.runtime.calls import Tracker
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from hpcflow.runtime.tasks import TaskRecord
 
 
@@ -30,7 +32,7 @@ class Waiting:
     tracker: Tracker
     records: dict[int, TaskRecord]
     fatal: TaskFailed | None
-    _lock: threading.RLock
+    _lock: AbstractContextManager[Any]  # the master's RLock
     _cond: threading.Condition
     _store: dict[Version, bytes]
     _awaited: dict[Version, int]  # versions threads wait for, with how many threads

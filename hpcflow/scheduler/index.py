@@ -59,7 +59,7 @@ class FreeIndex:
             self._order[name] = next(self._orders)
         self._current[name] = ledger
         self._limit = 8 * len(self._current) + 1024  # rebuilds amortised over 7n pushes
-        if self._single() is None and len(self._current) == 2:  # the heaps start now
+        if len(self._current) == 2:  # the heaps start now (a single node kept none)
             self._any = self._build(_ANY)
             self._heaps = {_ANY: self._any}
         else:

@@ -143,10 +143,10 @@ def test_output_files_and_directories_are_stored_and_restored(tmp_path: Path) ->
 
 def test_small_values_travel_inline_large_ones_as_blobs(tmp_path: Path) -> None:
     store = CheckpointStore(str(tmp_path))
-    inline: dict[str, str] = {}
+    inline: list[list[str]] = []
     small, large = store.put_value(b"x" * 10, inline), store.put_value(b"y" * 5000, inline)
-    assert list(inline) == [small]
-    entry = Entry("s", "f", (small, large), (), (), tuple(inline.items()))
+    assert [sha for sha, _ in inline] == [small]
+    entry = Entry("s", "f", (small, large), (), (), tuple((k, v) for k, v in inline))
     assert Entry.from_line(entry.to_line()) == entry
     assert store.value(entry, small) == b"x" * 10 and store.value(entry, large) == b"y" * 5000
     wrong = Entry("s", "f", (small,), (), (), ((small, "eHh4"),))  # b"xxx": not its hash
