@@ -25,12 +25,19 @@ class Started:
     conn: Connection
 
 
+#: Bytes a socket holds in flight each way (the kernel caps it at net.core.wmem_max): a
+#: large value crosses in a few wake-ups instead of one per 200 KiB.
+SOCKET_BUFFER = 4 << 20
+
 _waiting: dict[str, list[Started]] = {}  # app directory -> processes not yet adopted
 
 
 def spawn(app_dir: str) -> Started:
     """Start one task process serving over a socket pair."""
     parent, child = socket.socketpair()
+    for sock in (parent, child):
+        for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
     argv = [sys.executable, "-m", "hpcflow.agents.taskproc", str(child.fileno()), app_dir]
     process = subprocess.Popen(
         argv, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, process_group=0

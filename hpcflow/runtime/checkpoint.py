@@ -147,7 +147,7 @@ class Checkpointer:
             inline: list[list[str]] = []
             put = self.store.put_value
             self._rows.append([sig, name, [put(b, inline) for b in values],
-                               [put(b, inline) for b in writes], [], inline])
+                               [put(b, inline) for b in writes], [], inline, []])
             if not self._armed:
                 self._armed = True
                 self._queue.put(_WAKE)
@@ -230,6 +230,7 @@ class Checkpointer:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+        self.store.close()
 
     def _loop(self) -> None:
         """Turn jobs into entry rows as they come (a little at a time: the master's
@@ -287,12 +288,13 @@ class Checkpointer:
     def _persist(self, job: _Job) -> list[Any]:
         """Store the job's large values and files; its entry row (Entry.to_row)."""
         inline: list[list[str]] = []
+        packed: list[list[Any]] = []
         put = self.store.put_value
-        values = [put(b, inline) for b in job.values]
-        writes = [put(b, inline) for b in job.writes]
+        values = [put(b, inline, packed) for b in job.values]
+        writes = [put(b, inline, packed) for b in job.writes]
         stored = [[path, self.store.put_staged(staged, directory), directory]
                   for path, staged, directory in job.staged] if job.staged else []
-        return [job.sig, job.name, values, writes, stored, inline]
+        return [job.sig, job.name, values, writes, stored, inline, packed]
 
 
 def _small(blobs: tuple[bytes, ...]) -> bool:

@@ -2,8 +2,10 @@
 
 Layout under ``<run dir>/checkpoints/``::
 
-    objects/ab/ab12...   pickled values, output files and directory manifests, named by
-                         the sha256 of their content
+    packs/*.pack         pickled values over INLINE bytes, appended (packfile.py); an
+                         entry names each one's pack, offset, length and sha256
+    objects/ab/ab12...   output files and directory manifests, named by the sha256 of
+                         their content
     entries/*.jsonl      finished tasks: signature, the sha256 of each returned value,
                          write-back and output file (values of up to INLINE bytes
                          inline, base64); a line holds one task, or a batch of them
@@ -11,10 +13,10 @@ Layout under ``<run dir>/checkpoints/``::
                          a hash of itself
     staging/             hard links to outputs waiting to be hashed
 
-Every file is written to a temporary name and renamed into place, so a killed writer
-leaves either nothing or a complete file. Nothing is trusted on reading: a blob whose
-content does not match its name, or a line whose hash does not match, is ignored and the
-task is computed again.
+Every other file is written to a temporary name and renamed into place, so a killed
+writer leaves either nothing or a complete file; an entry is written after its blobs.
+Nothing is trusted on reading: a blob whose content does not match its hash, or a line
+whose hash does not match, is ignored and the task is computed again.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from hpcflow.runtime import packfile
+from hpcflow.runtime.packfile import PackWriter
 from hpcflow.runtime.signature import blob_hash, digest
 
 CHECKPOINT_DIR = "checkpoints"
+PACKS = "packs"
 #: Pickled values up to this size travel inside their entry line instead of a file.
 INLINE = 2048
 #: More entry files than this are merged into one when a run is resumed.
@@ -47,6 +52,7 @@ class Entry:
     writes: tuple[str, ...]
     files: tuple[tuple[str, str, bool], ...]  # (final path, content hash, is a directory)
     inline: tuple[tuple[str, str], ...] = ()  # (sha256, base64) of small values
+    packed: tuple[tuple[str, str, int, int], ...] = ()  # (sha256, pack, offset, length)
 
     def to_line(self) -> str:
         """The entry alone on a line (the format of earlier versions, still read)."""
@@ -57,16 +63,20 @@ class Entry:
         return f'{text[:-1]}, "check": "{digest(text)}"}}\n'
 
     def to_row(self) -> list[Any]:
-        """The entry in a batch line: ``[sig, name, values, writes, files, inline]``."""
+        """The entry in a batch line: ``[sig, name, values, writes, files, inline,
+        packed]``."""
         return [self.sig, self.name, list(self.values), list(self.writes),
-                [list(f) for f in self.files], [list(p) for p in self.inline]]
+                [list(f) for f in self.files], [list(p) for p in self.inline],
+                [list(p) for p in self.packed]]
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Entry:
-        sig, name, values, writes, files, inline = row
+        sig, name, values, writes, files, inline, *rest = row
+        packed = rest[0] if rest else ()  # rows of earlier versions have six fields
         return cls(str(sig), str(name), tuple(map(str, values)), tuple(map(str, writes)),
                    tuple((str(p), str(h), bool(d)) for p, h, d in files),
-                   tuple((str(k), str(v)) for k, v in inline))
+                   tuple((str(k), str(v)) for k, v in inline),
+                   tuple((str(k), str(n), int(o), int(size)) for k, n, o, size in packed))
 
     @classmethod
     def from_line(cls, line: str) -> Entry | None:
@@ -92,6 +102,8 @@ class CheckpointStore:
         self.entries: dict[str, Entry] = {}
         self.corrupt = 0
         self._known: set[str] = set()
+        self._packs = PackWriter(os.path.join(self.root, PACKS))
+        self._packed: dict[str, list[Any]] = {}  # sha256 -> [sha, pack, offset, length]
 
     # -- reading ---------------------------------------------------------------------
     def load(self, compact_above: int = COMPACT_ABOVE) -> int:
@@ -108,6 +120,7 @@ class CheckpointStore:
                         self.corrupt += 1
                     for entry in entries or ():
                         self.entries[entry.sig] = entry
+                        self._packed.update((p[0], list(p)) for p in entry.packed)
         if len(paths) > compact_above:
             self.write_entries(list(self.entries.values()))  # complete before any removal
             for path in paths:
@@ -116,7 +129,7 @@ class CheckpointStore:
         return len(self.entries)
 
     def value(self, entry: Entry, sha: str) -> bytes | None:
-        """A value of ``entry`` (inline or a blob) if intact, else None."""
+        """A value of ``entry`` (inline, packed or a blob) if intact, else None."""
         for key, text in entry.inline:
             if key == sha:
                 try:
@@ -124,6 +137,10 @@ class CheckpointStore:
                 except ValueError:
                     return None
                 return data if blob_hash(data) == sha else None
+        for key, pack, offset, length in entry.packed:
+            if key == sha:
+                data = packfile.read_blob(os.path.join(self.root, PACKS), pack, offset, length)
+                return data if data is not None and blob_hash(data) == sha else None
         return self.read_blob(sha)
 
     def read_blob(self, sha: str) -> bytes | None:
@@ -177,14 +194,27 @@ class CheckpointStore:
             _link_or_copy(path, staged)
         return staged
 
-    def put_value(self, data: bytes, inline: list[list[str]]) -> str:
+    def put_value(self, data: bytes, inline: list[list[str]],
+                  packed: list[list[Any]] | None = None) -> str:
         """A value: small ones into ``inline`` (``[sha256, base64]`` pairs for the entry),
-        others as blobs; its hash."""
-        if len(data) > INLINE:
+        others into a pack, their places into ``packed`` (``[sha256, pack, offset,
+        length]``; without ``packed``, a blob file of their own); its hash."""
+        if len(data) <= INLINE:
+            sha = blob_hash(data)
+            inline.append([sha, base64.b64encode(data).decode()])
+            return sha
+        if packed is None:
             return self.put_blob(data)
         sha = blob_hash(data)
-        inline.append([sha, base64.b64encode(data).decode()])
+        place = self._packed.get(sha)
+        if place is None:  # stored once, wherever many entries name it
+            place = self._packed[sha] = [sha, *self._packs.append(data), len(data)]
+        packed.append(place)
         return sha
+
+    def close(self) -> None:
+        """Close the open pack file."""
+        self._packs.close()
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` under its sha256 (once); return the hash."""

@@ -193,3 +193,18 @@ def test_checkpoint_off_writes_nothing_and_cannot_resume(tmp_path: Path) -> None
     assert not (run_dir / "checkpoints").exists()
     refused = _run(tmp_path, "--resume", str(run_dir), "--checkpoint", "off")
     assert refused.returncode == 2 and "needs checkpoints" in refused.stderr
+
+
+def test_large_values_are_restored_from_their_pack(tmp_path: Path) -> None:
+    app, marks = tmp_path / "app.py", tmp_path / "marks"
+    shutil.copy(APP.parent / "big_values.py", app)
+    marks.mkdir()
+    run_dir = tmp_path / "run"
+    first = _run(tmp_path, "--run-dir", str(run_dir), str(app), "--", str(marks))
+    assert first.returncode == 0, first.stderr
+    assert len(os.listdir(marks)) == 3
+    assert list((run_dir / "checkpoints" / "packs").glob("*.pack"))
+    again = _run(tmp_path, "--resume", str(run_dir))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout and "digest" in first.stdout
+    assert len(os.listdir(marks)) == 3  # nothing ran again

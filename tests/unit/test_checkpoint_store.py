@@ -217,3 +217,72 @@ def test_a_signature_is_the_digest_of_its_parts_as_before(inputs: list[str]) -> 
     assert task_signature("mod.f", "code-hash", call, inputs) == expected
     hasher = FunctionHasher("mod.f", "code-hash")
     assert hasher.signature(call, inputs) == hasher.signature(call, inputs) == expected
+
+
+@pytest.mark.parametrize("size", [5000, (256 << 10) + 123, 3 << 20])
+def test_large_values_go_into_a_pack_and_come_back_after_loading(tmp_path: Path,
+                                                                  size: int) -> None:
+    store = CheckpointStore(str(tmp_path))
+    inline: list[list[str]] = []
+    packed: list[list[Any]] = []
+    first, second = os.urandom(size), os.urandom(size // 2 + 7)
+    shas = [store.put_value(b, inline, packed) for b in (first, second, first)]
+    assert shas[0] == shas[2] == blob_hash(first) and inline == []
+    assert packed[0] is packed[2]  # the same bytes are stored once
+    store.write_rows([["s", "f", shas, [], [], inline, packed]])
+    store.close()
+    assert not Path(store.root, "objects").exists()  # no file per value
+    (pack,) = Path(store.root, "packs").iterdir()
+    assert pack.stat().st_size >= size + size // 2
+    again = CheckpointStore(str(tmp_path))
+    assert again.load() == 1
+    entry = again.entries["s"]
+    assert again.value(entry, shas[0]) == first and again.value(entry, shas[1]) == second
+    with open(pack, "r+b") as fh:  # one byte of the second value damaged
+        fh.seek(packed[1][2] + 100)
+        fh.write(bytes([second[100] ^ 1]))
+    assert again.value(entry, shas[1]) is None and again.value(entry, shas[0]) == first
+
+
+def test_packs_work_where_the_file_system_refuses_direct_io(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        pytest.skip("no tmpfs at /dev/shm")
+    from hpcflow.runtime.packfile import PackWriter, read_blob
+
+    folder = shm / f"hpcflow-test-{os.getpid()}"
+    try:
+        writer = PackWriter(str(folder))
+        blobs = [os.urandom(n) for n in (300_000, 10, 1 << 20)]
+        places = [writer.append(b) for b in blobs]
+        writer.close()
+        assert [read_blob(str(folder), name, offset, len(b))
+                for (name, offset), b in zip(places, blobs, strict=True)] == blobs
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_pack_name_from_a_damaged_entry_cannot_leave_the_packs(tmp_path: Path) -> None:
+    from hpcflow.runtime.packfile import read_blob
+
+    (tmp_path / "secret").write_bytes(b"x" * 10)
+    (tmp_path / "packs").mkdir()
+    assert read_blob(str(tmp_path / "packs"), "../secret", 0, 10) is None
+    assert read_blob(str(tmp_path / "packs"), "missing.pack", 0, 10) is None
+
+
+def test_direct_writes_start_on_block_boundaries_and_keep_every_byte(tmp_path: Path) -> None:
+    from hpcflow.runtime.packfile import ALIGN, DIRECT_MIN, PackWriter, read_blob
+
+    writer = PackWriter(str(tmp_path))
+    sizes = [10, DIRECT_MIN + 1, 3, DIRECT_MIN * 5 + ALIGN, 4000, DIRECT_MIN]
+    blobs = [os.urandom(n) for n in sizes]
+    places = [writer.append(b) for b in blobs]
+    writer.close()
+    for (name, offset), blob in zip(places, blobs, strict=True):
+        assert read_blob(str(tmp_path), name, offset, len(blob)) == blob
+        if len(blob) >= DIRECT_MIN:
+            assert offset % ALIGN == 0
+    assert len({name for name, _ in places}) == 1
