@@ -139,8 +139,8 @@ class CheckpointStore:
                 return data if blob_hash(data) == sha else None
         for key, pack, offset, length in entry.packed:
             if key == sha:
-                data = packfile.read_blob(os.path.join(self.root, PACKS), pack, offset, length)
-                return data if data is not None and blob_hash(data) == sha else None
+                found = packfile.read_blob(os.path.join(self.root, PACKS), pack, offset, length)
+                return found if found is not None and blob_hash(found) == sha else None
         return self.read_blob(sha)
 
     def read_blob(self, sha: str) -> bytes | None:
