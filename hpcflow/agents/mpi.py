@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hpcflow.agents import malloc
 from hpcflow.agents.local import detect_node
 from hpcflow.agents.pool import WorkerPool
 from hpcflow.agents.protocol import Assignment, Result
@@ -236,6 +237,7 @@ def serve_agent(comm: Any, app_dir: str, transport: str = "tcp",
 def serve_hub(make_hub: Callable[[Handler], Any], app_dir: str,
               lost_after: float = 30.0) -> int:
     """Serve this node's pool through the hub ``make_hub(handler)`` until told to stop."""
+    malloc.tune_this_process()
     stopped = threading.Event()
     last_heard = [time.monotonic()]
     hub: Hub

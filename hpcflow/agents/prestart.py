@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+from hpcflow.agents import malloc
+
 
 @dataclass(eq=False)
 class Started:
@@ -40,7 +42,8 @@ def spawn(app_dir: str) -> Started:
             sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
     argv = [sys.executable, "-m", "hpcflow.agents.taskproc", str(child.fileno()), app_dir]
     process = subprocess.Popen(
-        argv, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, process_group=0
+        argv, pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, process_group=0,
+        env=malloc.child_env(),
     )
     child.close()
     return Started(process, Connection(parent.detach()))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from hpcflow.agents import malloc
 from hpcflow.agents.local import LocalAgent, detect_node
 from hpcflow.runtime.events import EventLog
 from hpcflow.runtime.master import Master
@@ -37,6 +38,7 @@ class Session:
         self._gc = gc.get_threshold()
         gc.set_threshold(max(GC_YOUNG, self._gc[0]), *self._gc[1:])
         gc.freeze()  # what start-up made is never garbage: not scanned again
+        malloc.tune_this_process()
         return self
 
     def close(self) -> None:
