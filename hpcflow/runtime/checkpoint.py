@@ -7,7 +7,7 @@ The master calls three hooks, all under its lock and all cheap:
   instead of running it;
 - ``finished`` when a task succeeded: computes its signature if not done yet (its inputs
   are still held), hard-links its output files aside and queues the entry for the writer
-  thread;
+  thread (a task with only small values: for the writer process, runtime/ckwriter.py);
 - ``durations`` are measured on the way (the walltime drain uses them).
 
 A background thread hashes and writes everything (policy ``every``: within 0.1 s,
@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import collections
 import enum
+import os
+import pickle
 import queue
+import subprocess
 import sys
 import threading
 import time
@@ -30,6 +33,8 @@ from hpcflow.agents.protocol import Result
 from hpcflow.errors import UsageError
 from hpcflow.runtime import files
 from hpcflow.runtime.ckstore import INLINE, CheckpointStore, Entry
+from hpcflow.runtime.ckwriter import Finished, rows_of
+from hpcflow.runtime.helperproc import start_helper, stop_helper
 from hpcflow.runtime.signature import FunctionHasher, blob_hash, code_hash, file_hash
 from hpcflow.runtime.tasks import TaskRecord
 
@@ -91,7 +96,10 @@ class Checkpointer:
         self.restored = 0
         self._hashers: dict[str, FunctionHasher] = {}  # per function: name and code hashed
         self._queue: queue.SimpleQueue[_Job | _Flush | _Wake | None] = queue.SimpleQueue()
-        self._rows: collections.deque[list[Any]] = collections.deque()  # made by the master
+        # finished tasks whose values all go inline, for the writer process
+        self._small: collections.deque[Finished] = collections.deque()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._process_failed = False
         self._armed = False  # a _WAKE is queued for the rows waiting
         self._pending: list[tuple[TaskRecord, Result]] = []
         self._draining = False
@@ -143,11 +151,7 @@ class Checkpointer:
             return
         values, writes = result.values, result.writes
         if not record.plan.files and _small(values) and _small(writes):
-            # hashed here: cheaper than handing the job to the writer thread
-            inline: list[list[str]] = []
-            put = self.store.put_value
-            self._rows.append([sig, name, [put(b, inline) for b in values],
-                               [put(b, inline) for b in writes], [], inline, []])
+            self._small.append((sig, name, values, writes))
             if not self._armed:
                 self._armed = True
                 self._queue.put(_WAKE)
@@ -231,6 +235,8 @@ class Checkpointer:
             self._queue.put(None)
             self._thread.join()
         self.store.close()
+        if self._process is not None:
+            stop_helper(self._process)
 
     def _loop(self) -> None:
         """Turn jobs into entry rows as they come (a little at a time: the master's
@@ -248,9 +254,9 @@ class Checkpointer:
                 if isinstance(item, _Job):
                     self._add_row(rows, item)
                 item = self._next(deadline)
-            self._armed = False  # a row made from now on wakes the writer again
-            made = self._rows
-            rows += [made.popleft() for _ in range(len(made))]
+            self._armed = False  # a task queued from now on wakes the writer again
+            small = self._small
+            self._write_small([small.popleft() for _ in range(len(small))])
             self._write(rows)
             last = time.monotonic()
             if item is None:
@@ -285,6 +291,24 @@ class Checkpointer:
         except OSError as exc:
             sys.stderr.write(f"hpcflow: warning: cannot write checkpoints: {exc}\n")
 
+    def _write_small(self, batch: list[Finished]) -> None:
+        """Have the writer process write ``batch`` and wait until it has; if it cannot
+        run (or died), make and write the entries here."""
+        if not batch:
+            return
+        if not self._process_failed:
+            try:
+                if self._process is None:
+                    self._process = start_helper("hpcflow.runtime.ckwriter",
+                                                 os.path.dirname(self.store.root),
+                                                 answers=True)
+                if _send(self._process, batch):
+                    return  # written, or the process said why not
+            except OSError:
+                pass
+            self._process_failed = True  # from now on, here
+        self._write(rows_of(self.store, batch))
+
     def _persist(self, job: _Job) -> list[Any]:
         """Store the job's large values and files; its entry row (Entry.to_row)."""
         inline: list[list[str]] = []
@@ -295,6 +319,16 @@ class Checkpointer:
         stored = [[path, self.store.put_staged(staged, directory), directory]
                   for path, staged, directory in job.staged] if job.staged else []
         return [job.sig, job.name, values, writes, stored, inline, packed]
+
+
+def _send(process: subprocess.Popen[bytes], batch: list[Finished]) -> bool:
+    """Hand ``batch`` to the writer process and wait for its answer; False if it is
+    gone (nothing answered)."""
+    assert process.stdin is not None and process.stdout is not None
+    payload = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+    process.stdin.write(len(payload).to_bytes(8, "little") + payload)
+    process.stdin.flush()
+    return process.stdout.read(1) in (b".", b"!")
 
 
 def _small(blobs: tuple[bytes, ...]) -> bool:

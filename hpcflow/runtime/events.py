@@ -6,13 +6,12 @@ import collections
 import json
 import os
 import pickle
-import subprocess
-import sys
 import threading
 import time
 from typing import Any, Protocol
 
 from hpcflow.runtime.eventwriter import Event, encode_events, encoder
+from hpcflow.runtime.helperproc import start_helper, stop_helper
 
 FLUSH_EVERY = 0.1  # seconds; a killed run loses at most this much history
 
@@ -113,14 +112,7 @@ class _ProcessSink:
     """Sends the batches to a writer process (runtime/eventwriter.py)."""
 
     def __init__(self, path: str) -> None:
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [package_root, *(p for p in sys.path if p)]))
-        # -S: no site start-up (what pickled events need is on PYTHONPATH); a session of
-        # its own: Ctrl-C is for the master, which still has events to write
-        self._proc = subprocess.Popen(
-            [sys.executable, "-S", "-m", "hpcflow.runtime.eventwriter", path],
-            stdin=subprocess.PIPE, env=env, start_new_session=True)
+        self._proc = start_helper("hpcflow.runtime.eventwriter", path)
         assert self._proc.stdin is not None
         self._pipe = self._proc.stdin
 
@@ -133,14 +125,7 @@ class _ProcessSink:
         self._pipe.flush()
 
     def close(self) -> None:
-        try:
-            self._pipe.close()
-        except OSError:
-            pass
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
+        stop_helper(self._proc)
 
 
 def _start_sink(path: str) -> _Sink:

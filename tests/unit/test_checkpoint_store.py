@@ -270,3 +270,55 @@ def test_a_pack_keeps_every_byte_of_blobs_of_any_size(tmp_path: Path) -> None:
     finally:
         packfile.PACK_MAX = saved
     writer.close()
+
+
+def test_the_writer_process_writes_each_batch_then_answers(tmp_path: Path) -> None:
+    import io
+    import pickle
+
+    from hpcflow.runtime.ckwriter import serve
+
+    batch = [("s1", "f", (b"\x80\x05K\x01.",), ()), ("s2", "g", (), (b"xy",))]
+    payload = pickle.dumps(batch)
+    source = io.BytesIO(len(payload).to_bytes(8, "little") + payload
+                        + (5).to_bytes(8, "little") + b"junk!")
+    answers = io.BytesIO()
+    serve(source, answers, CheckpointStore(str(tmp_path)))
+    assert answers.getvalue() == b".!"  # the second batch is no pickle: said so
+    loaded = CheckpointStore(str(tmp_path))
+    assert loaded.load() == 2
+    entry = loaded.entries["s2"]
+    assert entry.name == "g" and loaded.value(entry, entry.writes[0]) == b"xy"
+
+
+@pytest.mark.parametrize("process", ["runs", "cannot start"])
+def test_small_entries_are_written_with_or_without_the_writer_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process: str) -> None:
+    from hpcflow.runtime import checkpoint
+
+    if process == "cannot start":
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise OSError("no fork")
+        monkeypatch.setattr(checkpoint, "start_helper", refuse)
+    writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
+    writer._small.extend([(f"s{i}", "f", (b"v%d" % i,), ()) for i in range(3)])
+    assert writer.flush(30)
+    assert (writer._process is not None) == (process == "runs")
+    writer.close()
+    loaded = CheckpointStore(str(tmp_path))
+    assert loaded.load() == 3
+    assert loaded.value(loaded.entries["s2"], loaded.entries["s2"].values[0]) == b"v2"
+
+
+def test_entries_are_written_here_once_the_writer_process_died(tmp_path: Path) -> None:
+    from hpcflow.runtime import checkpoint
+
+    writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
+    writer._small.append(("s0", "f", (b"v0",), ()))
+    assert writer.flush(30) and writer._process is not None
+    writer._process.kill()
+    writer._process.wait()
+    writer._small.extend([("s1", "f", (b"v1",), ()), ("s2", "f", (b"v2",), ())])
+    assert writer.flush(30)
+    writer.close()
+    assert CheckpointStore(str(tmp_path)).load() == 3
