@@ -58,12 +58,14 @@ class StepLaunch:
         return f"{self.log_dir}/{self.log_name}.err"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Assignment:
-    """One attempt of one task, sent to an agent.
+    """One attempt of one task, sent to an agent (treat it as read-only).
 
     ``call`` is the pickled ``(args, kwargs)`` whose persistent ids index ``refs``;
     after the call the agent returns the new value of every ref in ``write_back``.
+    Not frozen, and so not hashable: made and unpickled once per task, a frozen
+    dataclass costs four times as much to make and half again to unpickle.
     """
 
     task_id: int
@@ -82,9 +84,10 @@ class Assignment:
     launch: StepLaunch | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Result:
-    """The outcome of one attempt, sent back to the master."""
+    """The outcome of one attempt, sent back to the master (treat it as read-only; not
+    frozen, for the reason given at Assignment)."""
 
     task_id: int
     attempt: int
