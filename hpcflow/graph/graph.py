@@ -63,7 +63,7 @@ class TaskNode:
     missing: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Progress:
     """What an event made possible: tasks now ready, versions to commit, tasks cancelled."""
 
@@ -217,7 +217,8 @@ class TaskGraph:
                     continue  # the group goes on (or one of its writers failed)
             version.state = VersionState.WRITTEN
             self._offer_commit(version, progress)
-        return progress.merge(self._release_reads(node))
+        self._release_reads(node, progress)
+        return progress
 
     def _offer_commit(self, version: Version, progress: Progress) -> None:
         if not version.committing and self._committable(version):
@@ -235,7 +236,8 @@ class TaskGraph:
                 node.state = TaskState.READY
                 progress.ready.append(task_id)
         version.waiters = ()
-        return progress.merge(self._check_next(version))
+        self._check_next(version, progress)
+        return progress
 
     def fail(self, task_id: int, cancel_successors: bool = True) -> Progress:
         """The task failed for good: its outputs will never exist."""
@@ -269,26 +271,23 @@ class TaskGraph:
             if cancel_successors:
                 for waiter in waiters:
                     progress.merge(self.cancel(waiter))
-            progress.merge(self._check_next(version))
-        return progress.merge(self._release_reads(node))
+            self._check_next(version, progress)
+        self._release_reads(node, progress)
+        return progress
 
-    def _release_reads(self, node: TaskNode) -> Progress:
-        progress = Progress()
+    def _release_reads(self, node: TaskNode, progress: Progress) -> None:
         for version in node.reads:
             if node.id in version.readers:
                 version.readers.discard(node.id)  # type: ignore[union-attr]
                 if not version.readers:
                     version.readers = frozenset()
             if not version.readers:
-                progress.merge(self._check_next(version))
-        return progress
+                self._check_next(version, progress)
 
-    def _check_next(self, version: Version) -> Progress:
-        progress = Progress()
+    def _check_next(self, version: Version, progress: Progress) -> None:
         nxt = version.next
         if nxt is not None and nxt.state is VersionState.WRITTEN and nxt.in_place:
             self._offer_commit(nxt, progress)
-        return progress
 
     def _committable(self, version: Version) -> bool:
         if not version.in_place:
