@@ -43,6 +43,9 @@ RESTORED_HOST = "checkpoint"
 #: Policy ``every``: tasks finished within this many seconds share one entry file (as the
 #: event log, a killed master loses at most this much).
 BATCH_DELAY = 0.1
+#: The writer process starts with the first batch of this many tasks with small values
+#: (a short run never waits for one to start and stop).
+PROCESS_FROM = 64
 #: Meanwhile the writer turns what came into rows every SLICE seconds (short GIL holds).
 SLICE = 0.005
 
@@ -295,6 +298,9 @@ class Checkpointer:
         """Have the writer process write ``batch`` and wait until it has; if it cannot
         run (or died), make and write the entries here."""
         if not batch:
+            return
+        if self._process is None and len(batch) < PROCESS_FROM:
+            self._write(rows_of(self.store, batch))  # not worth a process (yet)
             return
         if not self._process_failed:
             try:

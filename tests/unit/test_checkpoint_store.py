@@ -302,11 +302,14 @@ def test_small_entries_are_written_with_or_without_the_writer_process(
         monkeypatch.setattr(checkpoint, "start_helper", refuse)
     writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
     writer._small.extend([(f"s{i}", "f", (b"v%d" % i,), ()) for i in range(3)])
+    assert writer.flush(30) and writer._process is None  # a few: written here
+    many = checkpoint.PROCESS_FROM
+    writer._small.extend([(f"m{i}", "f", (b"v%d" % i,), ()) for i in range(many)])
     assert writer.flush(30)
     assert (writer._process is not None) == (process == "runs")
     writer.close()
     loaded = CheckpointStore(str(tmp_path))
-    assert loaded.load() == 3
+    assert loaded.load() == 3 + many
     assert loaded.value(loaded.entries["s2"], loaded.entries["s2"].values[0]) == b"v2"
 
 
@@ -314,11 +317,12 @@ def test_entries_are_written_here_once_the_writer_process_died(tmp_path: Path) -
     from hpcflow.runtime import checkpoint
 
     writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
-    writer._small.append(("s0", "f", (b"v0",), ()))
+    many = checkpoint.PROCESS_FROM
+    writer._small.extend([(f"s{i}", "f", (b"v",), ()) for i in range(many)])
     assert writer.flush(30) and writer._process is not None
     writer._process.kill()
     writer._process.wait()
-    writer._small.extend([("s1", "f", (b"v1",), ()), ("s2", "f", (b"v2",), ())])
+    writer._small.extend([(f"t{i}", "f", (b"v",), ()) for i in range(many)])
     assert writer.flush(30)
     writer.close()
-    assert CheckpointStore(str(tmp_path)).load() == 3
+    assert CheckpointStore(str(tmp_path)).load() == 2 * many
