@@ -54,7 +54,14 @@ def before_after(
         "is encoded by a writer process of its own; the cyclic garbage collector's first "
         "threshold is 10,000 while a run is on; checkpoints sign a task when it ends and "
         "write each batch as one line; the usual task (one return, plain arguments, one "
-        "node) skips the general bookkeeping. Other work merged in the "
+        "node) skips the general bookkeeping. Then (fifth session): the master, the agents "
+        "and the task processes keep freed buffers of up to 16 MiB for reuse (glibc "
+        "malloc settings; the default gave each 1 MiB value fresh pages, zeroed and "
+        "faulted in again); the sockets to task processes hold 4 MiB each way; "
+        "checkpointed values over 2 KiB are appended to pack files instead of a file "
+        "each; tasks with small values become checkpoint entries in a writer process; "
+        "assignments, results and graph progress records are slotted, not frozen. "
+        "Other work merged in the "
         "same period (checkpoints on by default, elasticity) is in the after figures too.")
     add("")
     add("| figure | unit | before | after | factor |")

@@ -440,7 +440,10 @@ def observations(results: Any, meta: Meta) -> list[str]:
         notes.append(f"W3: the hpcflow master's resident memory grew by {num(grew)} MiB for "
                      f"{produced:,} task results of 1 MiB each ({grew / produced:.2f} MiB per "
                      "result)" + ("; results stay in the master after their last reader has "
-                                  "finished." if grew > 0.5 * produced else "."))
+                                  "finished." if grew > 0.5 * produced else
+                                  "; this counts values still waiting for the checkpoint "
+                                  "writer and up to 128 MiB of freed heap each process keeps "
+                                  "for reuse (hpcflow/agents/malloc.py)."))
     per_task = median(results, "hpcflow", "w1_rss")
     if per_task is not None:
         notes.append(f"W1: the hpcflow master grew by {num(per_task)} bytes per finished "
