@@ -43,6 +43,9 @@ RESTORED_HOST = "checkpoint"
 #: Policy ``every``: tasks finished within this many seconds share one entry file (as the
 #: event log, a killed master loses at most this much).
 BATCH_DELAY = 0.1
+#: Values (bytes) that may wait for the writer thread; beyond, the master waits for it
+#: (a disk slower than the tasks must not fill the master's memory).
+BACKLOG_MAX = 256 << 20
 #: The writer process starts with the first batch of this many tasks with small values
 #: (a short run never waits for one to start and stop).
 PROCESS_FROM = 64
@@ -103,6 +106,8 @@ class Checkpointer:
         self._small: collections.deque[Finished] = collections.deque()
         self._process: subprocess.Popen[bytes] | None = None
         self._process_failed = False
+        self._backlog = 0  # bytes of values queued for the writer thread
+        self._room = threading.Condition()
         self._armed = False  # a _WAKE is queued for the rows waiting
         self._pending: list[tuple[TaskRecord, Result]] = []
         self._draining = False
@@ -161,7 +166,21 @@ class Checkpointer:
             return
         staged = tuple([(out.path, self.store.stage(out.temp, out.directory), out.directory)
                         for out in record.plan.files]) if record.plan.files else ()
+        self._reserve(_size(values, writes))
         self._queue.put(_Job(sig, name, values, writes, staged))
+
+    def _reserve(self, size: int) -> None:
+        """Count ``size`` bytes into the writer's backlog, first waiting while it is over
+        BACKLOG_MAX (the master waits: its memory stays bounded)."""
+        with self._room:
+            while self._backlog > BACKLOG_MAX and self._thread.is_alive():
+                self._room.wait(1.0)
+            self._backlog += size
+
+    def _written(self, size: int) -> None:
+        with self._room:
+            self._backlog -= size
+            self._room.notify_all()
 
     def mean_duration(self, name: str) -> float | None:
         """Measured mean duration of a function's tasks in this run (None: never ran)."""
@@ -287,6 +306,8 @@ class Checkpointer:
                              f"{exc}\n")
             for _, staged, _ in job.staged:
                 files.discard(staged)
+        finally:
+            self._written(_size(job.values, job.writes))
 
     def _write(self, rows: list[list[Any]]) -> None:
         try:
@@ -335,6 +356,10 @@ def _send(process: subprocess.Popen[bytes], batch: list[Finished]) -> bool:
     process.stdin.write(len(payload).to_bytes(8, "little") + payload)
     process.stdin.flush()
     return process.stdout.read(1) in (b".", b"!")
+
+
+def _size(values: tuple[bytes, ...], writes: tuple[bytes, ...]) -> int:
+    return sum(map(len, values)) + sum(map(len, writes))
 
 
 def _small(blobs: tuple[bytes, ...]) -> bool:

@@ -326,3 +326,22 @@ def test_entries_are_written_here_once_the_writer_process_died(tmp_path: Path) -
     assert writer.flush(30)
     writer.close()
     assert CheckpointStore(str(tmp_path)).load() == 2 * many
+
+
+def test_the_master_waits_while_the_writers_backlog_is_full(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from hpcflow.runtime import checkpoint
+
+    monkeypatch.setattr(checkpoint, "BACKLOG_MAX", 100)
+    writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
+    writer._reserve(150)  # under the limit when asked: at once
+    second = threading.Thread(target=writer._reserve, args=(10,))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # over the limit: waits for the writer
+    writer._written(150)
+    second.join(5)
+    assert not second.is_alive() and writer._backlog == 10
+    writer.close()
