@@ -10,7 +10,10 @@ of freed heap is kept for the next ones: a process keeps at most that much more 
 than it uses, a price HPC nodes (GiBs per core) pay gladly.
 
 A variable the user set (``MALLOC_MMAP_THRESHOLD_``, ...) wins over ours;
-``HPCFLOW_MALLOC=system`` leaves glibc's defaults alone.
+``HPCFLOW_MALLOC=system`` leaves glibc's defaults alone. A task process is started with
+ours in its environment (glibc reads them at start-up) and takes them out again at once
+(``forget_ours``), so that what its tasks run (a binary, an MPI program) sees the user's
+environment.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ MMAP_THRESHOLD = 16 << 20
 TRIM_THRESHOLD = 128 << 20
 TOP_PAD = 16 << 20
 OFF_VARIABLE = "HPCFLOW_MALLOC"
+#: Names the variables child_env added (for forget_ours).
+ADDED_VARIABLE = "HPCFLOW_MALLOC_ADDED"
 
 #: (glibc's environment variable, its mallopt parameter, our value)
 SETTINGS = (
@@ -42,7 +47,16 @@ def _wanted(env: Mapping[str, str]) -> list[tuple[str, int, int]]:
 def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """``env`` (default: ours) with our settings for a new process, the user's kept."""
     env = os.environ if env is None else env
-    return {**env, **{name: str(value) for name, _, value in _wanted(env)}}
+    ours = {name: str(value) for name, _, value in _wanted(env)}
+    return {**env, **ours, ADDED_VARIABLE: ",".join(ours)} if ours else dict(env)
+
+
+def forget_ours(env: dict[str, str] | os._Environ[str] | None = None) -> None:
+    """Take the variables child_env added out of ``env`` (default: this process's)."""
+    env = os.environ if env is None else env
+    for name in env.pop(ADDED_VARIABLE, "").split(","):
+        if name:
+            env.pop(name, None)
 
 
 def tune_this_process(env: Mapping[str, str] | None = None) -> bool:
