@@ -10,9 +10,10 @@ The master calls three hooks, all under its lock and all cheap:
   thread (a task with only small values: for the writer process, runtime/ckwriter.py);
 - ``durations`` are measured on the way (the walltime drain uses them).
 
-A background thread hashes and writes everything (policy ``every``: within 0.1 s,
-``periodic``: every ``interval`` seconds); ``flush`` waits until what finished so far is
-on disk (``hpcflow.snapshot()``, the walltime signal, the end of the run).
+A background thread writes everything (policy ``every``: within 0.1 s, ``periodic``:
+every ``interval`` seconds): large values into pack files and output files itself, tasks
+with only small values through the writer process; ``flush`` waits until what finished so
+far is on disk (``hpcflow.snapshot()``, the walltime signal, the end of the run).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class _Job(NamedTuple):  # one per finished task: a tuple is cheaper to make
     values: tuple[bytes, ...]
     writes: tuple[bytes, ...]
     staged: tuple[tuple[str, str, bool], ...]  # (final path, staged copy, directory)
+    size: int  # bytes of values and writes, counted in the writer's backlog
 
 
 @dataclass
@@ -103,7 +105,7 @@ class Checkpointer:
         self._hashers: dict[str, FunctionHasher] = {}  # per function: name and code hashed
         self._queue: queue.SimpleQueue[_Job | _Flush | _Wake | None] = queue.SimpleQueue()
         # finished tasks whose values all go inline, for the writer process
-        self._small: collections.deque[Finished] = collections.deque()
+        self._small_tasks: collections.deque[Finished] = collections.deque()
         self._process: subprocess.Popen[bytes] | None = None
         self._process_failed = False
         self._backlog = 0  # bytes of values queued for the writer thread
@@ -159,15 +161,16 @@ class Checkpointer:
             return
         values, writes = result.values, result.writes
         if not record.plan.files and _small(values) and _small(writes):
-            self._small.append((sig, name, values, writes))
+            self._small_tasks.append((sig, name, values, writes))
             if not self._armed:
                 self._armed = True
                 self._queue.put(_WAKE)
             return
         staged = tuple([(out.path, self.store.stage(out.temp, out.directory), out.directory)
                         for out in record.plan.files]) if record.plan.files else ()
-        self._reserve(_size(values, writes))
-        self._queue.put(_Job(sig, name, values, writes, staged))
+        size = sum(map(len, values)) + sum(map(len, writes))
+        self._reserve(size)
+        self._queue.put(_Job(sig, name, values, writes, staged, size))
 
     def _reserve(self, size: int) -> None:
         """Count ``size`` bytes into the writer's backlog, first waiting while it is over
@@ -247,9 +250,9 @@ class Checkpointer:
         """Wait until every task finished so far is on disk; False on time-out."""
         if not self._thread.is_alive():
             return True
-        token = _Flush(threading.Event())
-        self._queue.put(token)
-        return token.done.wait(timeout)
+        done = threading.Event()
+        self._queue.put(_Flush(done))
+        return done.wait(timeout)
 
     def close(self) -> None:
         """Write what is left and stop the writer."""
@@ -277,7 +280,7 @@ class Checkpointer:
                     self._add_row(rows, item)
                 item = self._next(deadline)
             self._armed = False  # a task queued from now on wakes the writer again
-            small = self._small
+            small = self._small_tasks
             self._write_small([small.popleft() for _ in range(len(small))])
             self._write(rows)
             last = time.monotonic()
@@ -307,7 +310,7 @@ class Checkpointer:
             for _, staged, _ in job.staged:
                 files.discard(staged)
         finally:
-            self._written(_size(job.values, job.writes))
+            self._written(job.size)
 
     def _write(self, rows: list[list[Any]]) -> None:
         try:
@@ -356,10 +359,6 @@ def _send(process: subprocess.Popen[bytes], batch: list[Finished]) -> bool:
     process.stdin.write(len(payload).to_bytes(8, "little") + payload)
     process.stdin.flush()
     return process.stdout.read(1) in (b".", b"!")
-
-
-def _size(values: tuple[bytes, ...], writes: tuple[bytes, ...]) -> int:
-    return sum(map(len, values)) + sum(map(len, writes))
 
 
 def _small(blobs: tuple[bytes, ...]) -> bool:

@@ -301,10 +301,10 @@ def test_small_entries_are_written_with_or_without_the_writer_process(
             raise OSError("no fork")
         monkeypatch.setattr(checkpoint, "start_helper", refuse)
     writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
-    writer._small.extend([(f"s{i}", "f", (b"v%d" % i,), ()) for i in range(3)])
+    writer._small_tasks.extend([(f"s{i}", "f", (b"v%d" % i,), ()) for i in range(3)])
     assert writer.flush(30) and writer._process is None  # a few: written here
     many = checkpoint.PROCESS_FROM
-    writer._small.extend([(f"m{i}", "f", (b"v%d" % i,), ()) for i in range(many)])
+    writer._small_tasks.extend([(f"m{i}", "f", (b"v%d" % i,), ()) for i in range(many)])
     assert writer.flush(30)
     assert (writer._process is not None) == (process == "runs")
     writer.close()
@@ -318,11 +318,11 @@ def test_entries_are_written_here_once_the_writer_process_died(tmp_path: Path) -
 
     writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
     many = checkpoint.PROCESS_FROM
-    writer._small.extend([(f"s{i}", "f", (b"v",), ()) for i in range(many)])
+    writer._small_tasks.extend([(f"s{i}", "f", (b"v",), ()) for i in range(many)])
     assert writer.flush(30) and writer._process is not None
     writer._process.kill()
     writer._process.wait()
-    writer._small.extend([(f"t{i}", "f", (b"v",), ()) for i in range(many)])
+    writer._small_tasks.extend([(f"t{i}", "f", (b"v",), ()) for i in range(many)])
     assert writer.flush(30)
     writer.close()
     assert CheckpointStore(str(tmp_path)).load() == 2 * many
