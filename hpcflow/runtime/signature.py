@@ -17,8 +17,6 @@ import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import cloudpickle
-
 _PLAIN = (int, float, complex, str, bytes, bool, type(None))
 _FILE_CACHE: dict[tuple[str, int, int, int], str] = {}
 
@@ -152,6 +150,8 @@ def _value_text(value: Any) -> str:
         return "(" + ",".join(_value_text(v) for v in value) + ")"
     if isinstance(value, _PLAIN):
         return f"{type(value).__name__}:{value!r}"
+    import cloudpickle  # here: the checkpoint writer process signs tasks without it
+
     try:
         return "pickle:" + blob_hash(cloudpickle.dumps(value))
     except Exception:  # unpicklable default or cell: its type is all we can say
@@ -168,7 +168,8 @@ class FunctionHasher:
     once, each task's call and inputs then."""
 
     def __init__(self, qualname: str, code: str) -> None:
-        self._head = _fed(hashlib.sha256(), (qualname, code))
+        self.head = (qualname, code)
+        self._head = _fed(hashlib.sha256(), self.head)
 
     def signature(self, call: bytes, inputs: Sequence[str]) -> str:
         h = self._head.copy()

@@ -278,7 +278,8 @@ def test_the_writer_process_writes_each_batch_then_answers(tmp_path: Path) -> No
 
     from hpcflow.runtime.ckwriter import serve
 
-    batch = [("s1", "f", (b"\x80\x05K\x01.",), ()), ("s2", "g", (), (b"xy",))]
+    batch = [("s1", "f", (b"\x80\x05K\x01.",), (), b"", None),
+             ("s2", "g", (), (b"xy",), b"", None)]
     payload = pickle.dumps(batch)
     source = io.BytesIO(len(payload).to_bytes(8, "little") + payload
                         + (5).to_bytes(8, "little") + b"junk!")
@@ -291,6 +292,31 @@ def test_the_writer_process_writes_each_batch_then_answers(tmp_path: Path) -> No
     assert entry.name == "g" and loaded.value(entry, entry.writes[0]) == b"xy"
 
 
+@pytest.mark.parametrize("process", [True, False])
+def test_the_writer_signs_a_task_left_unsigned_as_the_master_would(
+        tmp_path: Path, process: bool) -> None:
+    import io
+    import pickle
+
+    from hpcflow.runtime.ckwriter import rows_of, serve
+    from hpcflow.runtime.signature import FunctionHasher
+
+    head = ("app.f", "code of f")
+    batch = [("", "f", (b"v%d" % i,), (), b"call %d" % i, head) for i in range(3)]
+    store = CheckpointStore(str(tmp_path))
+    if process:
+        payload = pickle.dumps(batch)
+        serve(io.BytesIO(len(payload).to_bytes(8, "little") + payload), io.BytesIO(), store)
+    else:
+        store.write_rows(rows_of(store, batch, {}))
+    loaded = CheckpointStore(str(tmp_path))
+    assert loaded.load() == 3
+    for i in range(3):  # the signature the master computes of a task with no inputs
+        sig = task_signature("app.f", "code of f", b"call %d" % i, [])
+        assert sig == FunctionHasher(*head).signature(b"call %d" % i, [])
+        assert loaded.value(loaded.entries[sig], loaded.entries[sig].values[0]) == b"v%d" % i
+
+
 @pytest.mark.parametrize("process", ["runs", "cannot start"])
 def test_small_entries_are_written_with_or_without_the_writer_process(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process: str) -> None:
@@ -301,10 +327,11 @@ def test_small_entries_are_written_with_or_without_the_writer_process(
             raise OSError("no fork")
         monkeypatch.setattr(checkpoint, "start_helper", refuse)
     writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
-    writer._small_tasks.extend([(f"s{i}", "f", (b"v%d" % i,), ()) for i in range(3)])
+    writer._small_tasks.extend([(f"s{i}", "f", (b"v%d" % i,), (), b"", None) for i in range(3)])
     assert writer.flush(30) and writer._process is None  # a few: written here
     many = checkpoint.PROCESS_FROM
-    writer._small_tasks.extend([(f"m{i}", "f", (b"v%d" % i,), ()) for i in range(many)])
+    writer._small_tasks.extend([(f"m{i}", "f", (b"v%d" % i,), (), b"", None)
+                                for i in range(many)])
     assert writer.flush(30)
     assert (writer._process is not None) == (process == "runs")
     writer.close()
@@ -318,11 +345,11 @@ def test_entries_are_written_here_once_the_writer_process_died(tmp_path: Path) -
 
     writer = checkpoint.Checkpointer(CheckpointStore(str(tmp_path))).start(resume=False)
     many = checkpoint.PROCESS_FROM
-    writer._small_tasks.extend([(f"s{i}", "f", (b"v",), ()) for i in range(many)])
+    writer._small_tasks.extend([(f"s{i}", "f", (b"v",), (), b"", None) for i in range(many)])
     assert writer.flush(30) and writer._process is not None
     writer._process.kill()
     writer._process.wait()
-    writer._small_tasks.extend([(f"t{i}", "f", (b"v",), ()) for i in range(many)])
+    writer._small_tasks.extend([(f"t{i}", "f", (b"v",), (), b"", None) for i in range(many)])
     assert writer.flush(30)
     writer.close()
     assert CheckpointStore(str(tmp_path)).load() == 2 * many

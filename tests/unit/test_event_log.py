@@ -53,3 +53,17 @@ def test_the_log_writes_itself_when_its_writer_died(tmp_path: Path) -> None:
     finally:
         log.close()
     assert [e["n"] for e in events] == [1, 2, 3, 4]
+
+
+def test_each_line_is_the_time_and_name_then_the_fields() -> None:
+    import json
+
+    from hpcflow.runtime.eventwriter import encode_events, encoder
+
+    batch = [(1796038551.1201654, "finished", {"task": 3, "host": 'a"b', "ended": 2.5}),
+             (12.0, "run_started", {})]
+    lines = encode_events(batch, encoder()).splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"t": 1796038551.120165, "event": "finished", "task": 3, "host": 'a"b', "ended": 2.5},
+        {"t": 12.0, "event": "run_started"}]
+    assert lines[0].startswith('{"t": 1796038551.120165, "event": "finished", "task": 3')

@@ -1,9 +1,12 @@
 """Task-process messages: data travel as out-of-band buffers and arrive as bytes."""
 
+import dataclasses
 import pickle
 import socket
 import threading
 from multiprocessing.connection import Connection
+
+import pytest
 
 from hpcflow.agents.protocol import Assignment, Result, recv_message, send_message
 from hpcflow.runtime import trim
@@ -44,3 +47,12 @@ def test_the_heap_is_trimmed_after_enough_is_released(monkeypatch):
     trimmer.released(1)
     trimmer.released(trim.TRIM_EVERY)
     assert calls == [0, 0]
+
+
+@pytest.mark.parametrize("cls", [Assignment, Result])
+def test_every_field_survives_pickling(cls: type) -> None:
+    """Assignment and Result pickle as their constructor's arguments: a field added
+    without its place in ``__reduce__`` would come back as its default."""
+    values = {f.name: f"value of {f.name}" for f in dataclasses.fields(cls)}
+    message = cls(**values)
+    assert pickle.loads(pickle.dumps(message, protocol=5)) == message
