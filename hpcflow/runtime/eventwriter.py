@@ -1,8 +1,9 @@
 """``python -S -m hpcflow.runtime.eventwriter PATH``: the process that encodes a run's
 events as JSON lines and appends them to PATH.
 
-The master's event log sends it batches of events (pickled, or already encoded text when
-a batch does not pickle) on its standard input: a kind byte (``P`` or ``T``), the length
+The master's event log sends it batches of events (marshalled, pickled when a value is not
+a plain one, or already encoded text when it does not pickle) on its standard input: a
+kind byte (``M``, ``P`` or ``T``), the length
 (8 bytes, little-endian), the payload. Encoding costs the master's process more than
 the tasks it schedules; here it runs beside it. It stops at the end of its input.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import marshal
 import pickle
 import sys
 from collections.abc import Callable
@@ -50,8 +52,9 @@ def serve(source: IO[bytes], out: IO[str]) -> None:
         if head[:1] == b"T":
             text = payload.decode("utf-8")
         else:
+            load = marshal.loads if head[:1] == b"M" else pickle.loads
             try:
-                text = encode_events(pickle.loads(payload), encode)
+                text = encode_events(load(payload), encode)
             except Exception as exc:  # an event whose value cannot be read back here
                 text = encode({"event": "event_log_error",
                                "error": f"{type(exc).__name__}: {exc}"}, 0)[0] + "\n"

@@ -27,7 +27,9 @@ def test_events_are_encoded_by_a_process_of_their_own(tmp_path: Path) -> None:
         assert writer.pid != os.getpid() and writer.poll() is None
         log.emit("started", task=1, node="n\u00e9", cores=2, reads=["fut:3"], group=None)
         log.emit("odd", value=lambda: None)  # does not pickle: encoded here instead
-        events = _wait_for(path, 2)
+        time.sleep(2 * FLUSH_EVERY)
+        log.emit("path", where=Path("/x"))  # no plain value: pickled, not marshalled
+        events = _wait_for(path, 3)
     finally:
         log.close()
     assert writer.poll() == 0  # it ends with the log
@@ -35,6 +37,7 @@ def test_events_are_encoded_by_a_process_of_their_own(tmp_path: Path) -> None:
         "event": "started", "task": 1, "node": "n\u00e9", "cores": 2, "reads": ["fut:3"],
         "group": None}
     assert events[1]["event"] == "odd" and events[1]["value"].startswith("<function")
+    assert events[2]["where"] == "/x"
 
 
 def test_the_log_writes_itself_when_its_writer_died(tmp_path: Path) -> None:
