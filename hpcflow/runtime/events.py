@@ -53,6 +53,15 @@ class EventLog:
             self._armed = True
             self._pending.set()
 
+    def row(self, event: str, *values: Any) -> None:
+        """Append one of the per-task events of eventwriter.ROWS, its fields in order."""
+        if not self._open:
+            return
+        self._queue.append((time.time(), event, values))
+        if not self._armed:
+            self._armed = True
+            self._pending.set()
+
     def _flusher(self) -> None:
         """Write FLUSH_EVERY after the first queued event, also when no more come."""
         while True:

@@ -19,7 +19,14 @@ from collections.abc import Callable
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import IO, Any
 
-Event = tuple[float, str, dict[str, Any]]
+#: The fields of the events emitted for every task, in order: these travel as tuples (a
+#: third of the cost of a dict to make and send), and become the same JSON objects.
+ROWS = {"submitted": ("task", "name", "deps", "reads", "writes", "group"),
+        "started": ("task", "node", "attempt", "version", "cores"),
+        "finished": ("task", "node", "attempt", "host", "pid", "started", "ended")}
+
+#: (time, name, fields): a dict, or a tuple in the order ROWS gives for that name.
+Event = tuple[float, str, dict[str, Any] | tuple[Any, ...]]
 
 
 def encoder() -> Callable[[Any, int], tuple[str, ...]]:
@@ -36,6 +43,8 @@ def encode_events(batch: list[Event], encode: Callable[[Any, int], tuple[str, ..
     spliced in: a third cheaper than encoding a merged copy)."""
     lines = []
     for when, event, fields in batch:
+        if type(fields) is tuple:
+            fields = dict(zip(ROWS[event], fields, strict=True))
         head = f'{{"t": {when:.6f}, "event": {encode_basestring_ascii(event)}'
         lines.append(f"{head}, {encode(fields, 0)[0][1:]}\n" if fields else f"{head}}}\n")
     return "".join(lines)

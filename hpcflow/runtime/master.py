@@ -195,12 +195,12 @@ class Master(Waiting, Holding, Groups):
         if group is not None:
             group.tasks.append(task_id)
         reads = node.reads
-        self.events.emit("submitted", task=task_id, name=definition.spec.name,
-                         deps=sorted({v.writer for v in reads if v.writer is not None})
-                         if reads else [],
-                         reads=[_key_label(v.key) for v in reads],
-                         writes=[_key_label(v.key) for v in node.writes],
-                         group=group.name if group else None)
+        self.events.row("submitted", task_id, definition.spec.name,
+                        sorted({v.writer for v in reads if v.writer is not None})
+                        if reads else [],
+                        [_key_label(v.key) for v in reads],
+                        [_key_label(v.key) for v in node.writes],
+                        group.name if group else None)
         if reads and self.graph.reads_cancelled_input(task_id):
             self._advance(self.graph.cancel(task_id), cause=self._failure_behind(task_id))
         elif node.state is TaskState.READY:
@@ -281,8 +281,7 @@ class Master(Waiting, Holding, Groups):
                                 refs, plan.write_back, spec.n_returns, spec.time_out, cores,
                                 plan.preps, self.app_dir, launch)
         self.graph.start(record.id)
-        self.events.emit("started", task=record.id, node=node, attempt=record.attempt,
-                         version=spec.name, cores=cores)
+        self.events.row("started", record.id, node, record.attempt, spec.name, cores)
         self._agents[node].dispatch(assignment)
 
     # -- results ----------------------------------------------------------------------
@@ -359,7 +358,8 @@ class Master(Waiting, Holding, Groups):
         if self.checkpoints is not None:
             self.checkpoints.finished(self, record, result)
         self._count(record, failed=False)
-        self._emit_end("finished", record, result)
+        self.events.row("finished", record.id, record.node, record.attempt, result.host,
+                        result.pid, result.started, result.ended)
         self._advance(self.graph.finish(record.id))
 
     def _fail(self, record: TaskRecord, error: TaskFailed) -> None:
