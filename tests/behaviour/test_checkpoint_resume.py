@@ -208,3 +208,15 @@ def test_large_values_are_restored_from_their_pack(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert again.stdout == first.stdout and "digest" in first.stdout
     assert len(os.listdir(marks)) == 3  # nothing ran again
+
+
+def test_many_small_tasks_signed_by_the_writer_process_are_all_restored(
+        tmp_path: Path) -> None:
+    app, run_dir = tmp_path / "app.py", tmp_path / "run"
+    shutil.copy(APP.parent / "many_small.py", app)
+    first = _run(tmp_path, "--run-dir", str(run_dir), str(app), "--", "300")
+    assert first.returncode == 0, first.stderr
+    again = _run(tmp_path, "--resume", str(run_dir))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout == f"sum {sum(i * i + 1 for i in range(300))}\n"
+    assert "600 task(s) restored" in again.stderr  # none of them ran again

@@ -274,18 +274,18 @@ def test_a_pack_keeps_every_byte_of_blobs_of_any_size(tmp_path: Path) -> None:
 
 def test_the_writer_process_writes_each_batch_then_answers(tmp_path: Path) -> None:
     import io
-    import pickle
+    import marshal
 
     from hpcflow.runtime.ckwriter import serve
 
     batch = [("s1", "f", (b"\x80\x05K\x01.",), (), b"", None),
              ("s2", "g", (), (b"xy",), b"", None)]
-    payload = pickle.dumps(batch)
+    payload = marshal.dumps(batch)
     source = io.BytesIO(len(payload).to_bytes(8, "little") + payload
                         + (5).to_bytes(8, "little") + b"junk!")
     answers = io.BytesIO()
     serve(source, answers, CheckpointStore(str(tmp_path)))
-    assert answers.getvalue() == b".!"  # the second batch is no pickle: said so
+    assert answers.getvalue() == b".!"  # the second batch is no list of tasks: said so
     loaded = CheckpointStore(str(tmp_path))
     assert loaded.load() == 2
     entry = loaded.entries["s2"]
@@ -296,7 +296,7 @@ def test_the_writer_process_writes_each_batch_then_answers(tmp_path: Path) -> No
 def test_the_writer_signs_a_task_left_unsigned_as_the_master_would(
         tmp_path: Path, process: bool) -> None:
     import io
-    import pickle
+    import marshal
 
     from hpcflow.runtime.ckwriter import rows_of, serve
     from hpcflow.runtime.signature import FunctionHasher
@@ -305,7 +305,7 @@ def test_the_writer_signs_a_task_left_unsigned_as_the_master_would(
     batch = [("", "f", (b"v%d" % i,), (), b"call %d" % i, head) for i in range(3)]
     store = CheckpointStore(str(tmp_path))
     if process:
-        payload = pickle.dumps(batch)
+        payload = marshal.dumps(batch)
         serve(io.BytesIO(len(payload).to_bytes(8, "little") + payload), io.BytesIO(), store)
     else:
         store.write_rows(rows_of(store, batch, {}))
