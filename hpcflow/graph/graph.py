@@ -94,10 +94,25 @@ class TaskGraph:
         """A new version written by the main program itself, available at once."""
         return self._new_version(key, None, in_place, VersionState.AVAILABLE)
 
-    def add_task(self, task_id: int, accesses: Iterable[Access]) -> TaskNode:
-        """Record a task; it is READY at once when every version it reads is available."""
-        accesses = list(accesses)
+    def add_task(self, task_id: int, accesses: Iterable[Access],
+                 outputs: Iterable[DataKey] = ()) -> TaskNode:
+        """Record a task; it is READY at once when every version it reads is available.
+
+        ``outputs``: keys the task alone writes, new ones (its return values), written
+        after ``accesses`` as ``Access(key, Mode.OUT)`` would be, without making those."""
         node = TaskNode(task_id, TaskState.PENDING, [], [])
+        if accesses:
+            self._add_accesses(node, list(accesses))
+        writes = node.writes
+        for key in outputs:
+            writes.append(self._new_version(key, task_id, False, VersionState.PENDING))
+        if node.missing == 0:
+            node.state = TaskState.READY
+        self.tasks[task_id] = node
+        self._unfinished += 1
+        return node
+
+    def _add_accesses(self, node: TaskNode, accesses: list[Access]) -> None:
         written: set[DataKey] = set()
         for access in accesses:
             if access.share is not None and access.key not in written:
@@ -110,12 +125,7 @@ class TaskGraph:
             if access.mode is not Mode.IN and access.key not in written:
                 written.add(access.key)
                 node.writes.append(
-                    self._new_version(access.key, task_id, access.in_place, VersionState.PENDING))
-        if node.missing == 0:
-            node.state = TaskState.READY
-        self.tasks[task_id] = node
-        self._unfinished += 1
-        return node
+                    self._new_version(access.key, node.id, access.in_place, VersionState.PENDING))
 
     def _add_read(self, node: TaskNode, access: Access) -> None:
         version = self._latest.get(access.key)

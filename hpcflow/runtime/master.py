@@ -17,8 +17,8 @@ import cloudpickle
 
 from hpcflow.agents.protocol import Assignment, Result
 from hpcflow.errors import HpcflowError, TaskFailed, UsageError
-from hpcflow.graph.graph import Access, DataKey, Progress, TaskGraph, Version
-from hpcflow.graph.spec import Mode, Policy
+from hpcflow.graph.graph import DataKey, Progress, TaskGraph, Version
+from hpcflow.graph.spec import Policy
 from hpcflow.graph.states import FINAL_STATES, TaskState, VersionState
 from hpcflow.runtime import files
 from hpcflow.runtime.calls import CallPlan, Tracker, build_call
@@ -186,8 +186,7 @@ class Master(Waiting, Holding, Groups):
         for key, blob in plan.initial.items():
             if self.graph.latest(key) is None:
                 self._store[self.graph.main_version(key)] = blob
-        accesses = plan.accesses + [Access(k, Mode.OUT) for k in outputs]
-        node = self.graph.add_task(task_id, accesses)
+        node = self.graph.add_task(task_id, plan.accesses, outputs)
         group = self._groups[-1] if self._groups else None
         record = TaskRecord(task_id, definition, plan, outputs, group, time.time(),
                             shapes=shapes)

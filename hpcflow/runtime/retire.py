@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 from collections.abc import Iterable
@@ -71,10 +72,11 @@ class _Refs:
 _NO_REFS = _Refs(())  # most tasks write no argument: one shared instance
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Retired:
     """What a checkpoint signature needs of a retired writer (``_role`` in checkpoint.py);
-    tuples, not the record's lists: kept for every task of the run."""
+    tuples, not the record's lists: kept for every task of the run (one made per task:
+    not frozen, which would cost twice as much to make)."""
 
     id: int
     outputs: tuple[DataKey, ...]
@@ -87,8 +89,9 @@ class Retired:
 
 
 class RecordSpool:
-    """Rows of retired tasks, appended to a file in batches (pickled: the process that
-    writes them reads them back at the end, and pickle costs a fraction of JSON)."""
+    """Rows of retired tasks, appended to a file in batches (marshalled, or pickled when
+    a value is not a plain one: the process that writes them reads them back at the end,
+    and either costs a fraction of JSON). Each batch: a kind byte, then the batch."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -106,19 +109,20 @@ class RecordSpool:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        try:
+            kind, data = b"M", marshal.dumps(batch)
+        except ValueError:  # a value of another type
+            kind, data = b"P", pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
         with open(self.path, "ab") as fh:
-            pickle.dump(batch, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.write(kind + data)
 
     def rows(self) -> Iterable[dict[str, Any]]:
         """Every spooled row (pending ones included)."""
         self.flush()
         if os.path.exists(self.path):
             with open(self.path, "rb") as fh:
-                while True:
-                    try:
-                        batch = pickle.load(fh)
-                    except EOFError:
-                        return
+                while kind := fh.read(1):
+                    batch = marshal.load(fh) if kind == b"M" else pickle.load(fh)
                     for values in batch:
                         yield dict(zip(_ROW_KEYS, values, strict=True))
 

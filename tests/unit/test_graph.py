@@ -139,3 +139,19 @@ def test_concurrent_writers_run_together_but_after_earlier_readers_in_place():
     g.finish(2)
     later = g.add_task(4, shared)  # the group is still open: the new writer joins it
     assert later.writes == g.tasks[2].writes and later.state is TaskState.READY
+
+
+def test_outputs_are_written_as_out_accesses_after_the_others():
+    def shape(node) -> list:
+        return [(v.key, v.number, v.writer, v.state) for v in node.writes] + \
+            [(v.key, v.number) for v in node.reads] + [node.state]
+
+    by_access, by_output = TaskGraph(), TaskGraph()
+    for g in (by_access, by_output):
+        g.add_task(1, [Access(OBJ, Mode.OUT)])
+    a = by_access.add_task(2, [Access(OBJ, Mode.INOUT), Access(("fut", 9), Mode.OUT)])
+    b = by_output.add_task(2, [Access(OBJ, Mode.INOUT)], outputs=[("fut", 9)])
+    assert shape(a) == shape(b)
+    assert by_output.latest(("fut", 9)) is b.writes[-1] and b.state is TaskState.PENDING
+    alone = by_output.add_task(3, [], outputs=[("fut", 10)])
+    assert alone.state is TaskState.READY and [v.key for v in alone.writes] == [("fut", 10)]
