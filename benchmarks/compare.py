@@ -60,8 +60,14 @@ def before_after(
         "faulted in again); the sockets to task processes hold 4 MiB each way; "
         "checkpointed values over 2 KiB are appended to pack files instead of a file "
         "each; tasks with small values become checkpoint entries in a writer process; "
-        "assignments, results and graph progress records are slotted, not frozen. "
-        "Other work merged in the "
+        "assignments, results and graph progress records are slotted, not frozen. Then "
+        "(sixth session): the checkpoint writer process signs the tasks that read no "
+        "input (the master keeps their call); assignments and results pickle as their "
+        "constructor's arguments; the per-task events travel to the event writer as "
+        "tuples, marshalled, and its lines are spliced, not re-encoded; checkpoint batches "
+        "and the spool of retired records are marshalled; the helper processes run "
+        "without the cyclic garbage collector; return values enter the graph without an "
+        "access record each. Other work merged in the "
         "same period (checkpoints on by default, elasticity) is in the after figures too.")
     add("")
     add("| figure | unit | before | after | factor |")
