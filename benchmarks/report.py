@@ -319,7 +319,8 @@ def render(results: Any, meta: Meta, before: tuple[Any, Meta] | None = None) -> 
             + "; ".join(capped) + ".")
     for (name, workload), limit in results.stopped.items():
         add(f"- {labels.get(name, name)} {workload.upper()} was stopped after {limit:.0f} s "
-            "(a known-slow cell, kept short to bound the suite): its figure is a lower bound.")
+            "in its first rep and not repeated (a known-slow cell, kept short to bound the "
+            "suite): its figure is a lower bound.")
     add("")
     raw: dict[str, Any] = {"meta": meta.to_dict(), "results": results.to_dict()}
     if before is not None:

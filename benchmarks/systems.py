@@ -97,8 +97,7 @@ SYSTEMS: dict[str, System] = {s.name: s for s in (
            ("parsl",), ("parsl",), grouped=True),
     System("mpi4py-futures", "mpi4py.futures", "`MPIPoolExecutor` on 2 worker ranks",
            "mpiexec -n 3 python -m mpi4py.futures -m benchmarks.peer_mpi4py_futures W SIZES",
-           ("mpi4py",), ("mpi4py", "mpich"), mpi=True, max_reps={"w3": 1},
-           limits={"w3": 90.0}),
+           ("mpi4py",), ("mpi4py", "mpich"), mpi=True, limits={"w3": 90.0}),
     System("raw-mpi", "raw mpi4py", "master/worker send/recv loop, 2 tasks in flight per "
            "worker (the practical limit)",
            "mpiexec -n 3 python -m benchmarks.peer_raw_mpi W SIZES",
