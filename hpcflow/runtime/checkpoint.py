@@ -54,6 +54,9 @@ BACKLOG_MAX = 256 << 20
 PROCESS_FROM = 64
 #: Meanwhile the writer turns what came into rows every SLICE seconds (short GIL holds).
 SLICE = 0.005
+#: A task that read no input, with a pickled call of up to this many bytes, is signed by
+#: the writer process; the master keeps its call (a signature takes about 120 bytes).
+DEFER_CALL_MAX = 256
 
 
 class CheckpointPolicy(enum.Enum):
@@ -183,9 +186,10 @@ class Checkpointer:
 
     def _may_defer(self, master: Any, record: TaskRecord) -> bool:
         """Can the writer sign this task? Not if it read inputs (their signatures are
-        here), nor while resuming (ready tasks are signed here to be looked up)."""
-        return not self.store.entries and not master.graph.tasks[record.id].reads \
-            and record.id not in self.sigs
+        here), nor while resuming (ready tasks are signed here to be looked up), nor if
+        its call is long (kept for the run, it would cost more memory than a signature)."""
+        return not self.store.entries and len(record.plan.call) <= DEFER_CALL_MAX \
+            and not master.graph.tasks[record.id].reads and record.id not in self.sigs
 
     def _queue_small(self, task: Finished) -> None:
         self._small_tasks.append(task)
