@@ -2,12 +2,12 @@
 tasks with small values into checkpoint entries and writes them (runtime/ckstore.py).
 
 The master's checkpointer sends it batches on its standard input: the length (8 bytes,
-little-endian), then a marshalled list of :data:`Finished` tasks, their values being pickled
-bytes of up to INLINE bytes; it signs those the master left unsigned. For each batch it
-writes one entry file and then answers one byte on its standard output (``.`` written, ``!`` not);
-the checkpointer waits for that byte, so a flush means on disk. Signing, hashing and
-encoding the entries cost the master's process about as much as scheduling the tasks;
-here they run beside it. It stops at the end of its input.
+little-endian), then a marshalled list of :data:`Finished` tasks, their values being
+pickled bytes of up to INLINE bytes; it signs those the master left unsigned. For each
+batch it writes one entry file and then answers one byte on its standard output (``.``
+written, ``!`` not); the checkpointer waits for that byte, so a flush means on disk.
+Signing, hashing and encoding the entries cost the master's process about as much as
+scheduling the tasks; here they run beside it. It stops at the end of its input.
 """
 
 from __future__ import annotations

@@ -46,18 +46,16 @@ class EventLog:
 
     def emit(self, event: str, **fields: Any) -> None:
         """Append one event with the current time."""
-        if not self._open:
-            return
-        self._queue.append((time.time(), event, fields))
-        if not self._armed:
-            self._armed = True
-            self._pending.set()
+        self._append(event, fields)
 
     def row(self, event: str, *values: Any) -> None:
         """Append one of the per-task events of eventwriter.ROWS, its fields in order."""
+        self._append(event, values)
+
+    def _append(self, event: str, fields: dict[str, Any] | tuple[Any, ...]) -> None:
         if not self._open:
             return
-        self._queue.append((time.time(), event, values))
+        self._queue.append((time.time(), event, fields))
         if not self._armed:
             self._armed = True
             self._pending.set()

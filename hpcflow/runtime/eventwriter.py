@@ -3,9 +3,9 @@ events as JSON lines and appends them to PATH.
 
 The master's event log sends it batches of events (marshalled, pickled when a value is not
 a plain one, or already encoded text when it does not pickle) on its standard input: a
-kind byte (``M``, ``P`` or ``T``), the length
-(8 bytes, little-endian), the payload. Encoding costs the master's process more than
-the tasks it schedules; here it runs beside it. It stops at the end of its input.
+kind byte (``M``, ``P`` or ``T``), the length (8 bytes, little-endian), the payload.
+Encoding costs the master's process more than the tasks it schedules; here it runs beside
+it. It stops at the end of its input.
 """
 
 from __future__ import annotations
