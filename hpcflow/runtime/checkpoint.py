@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import collections
 import enum
-import marshal
 import os
 import queue
 import subprocess
@@ -34,7 +33,7 @@ from typing import Any, NamedTuple
 
 from hpcflow.agents.protocol import Result
 from hpcflow.errors import UsageError
-from hpcflow.runtime import files
+from hpcflow.runtime import files, plain
 from hpcflow.runtime.ckstore import INLINE, CheckpointStore, Entry
 from hpcflow.runtime.ckwriter import Finished, rows_of
 from hpcflow.runtime.helperproc import start_helper, stop_helper
@@ -109,7 +108,7 @@ class Checkpointer:
         self.durations: dict[str, tuple[int, float]] = {}
         self.restored = 0
         self._hashers: dict[str, FunctionHasher] = {}  # per function: name and code hashed
-        self._signers: dict[tuple[str, str], FunctionHasher] = {}  # rows_of's, here
+        self._signers: dict[tuple[str, str], FunctionHasher] = {}  # the same, by head
         self._queue: queue.SimpleQueue[_Job | _Flush | _Wake | None] = queue.SimpleQueue()
         # finished tasks whose values all go inline, for the writer process
         self._small_tasks: collections.deque[Finished] = collections.deque()
@@ -160,12 +159,12 @@ class Checkpointer:
         its checkpoint."""
         if result.host == RESTORED_HOST:
             return
-        name = record.definition.spec.name
+        spec = record.definition.spec
+        name = spec.name
         count, total = self.durations.get(name, (0, 0.0))
         self.durations[name] = (count + 1, total + result.duration)
         values, writes = result.values, result.writes
         small = not record.plan.files and _small(values) and _small(writes)
-        spec = record.definition.spec
         if small and spec.checkpoint and self._may_defer(master, record):
             hasher = self._hasher(record)
             call = record.plan.call
@@ -237,6 +236,7 @@ class Checkpointer:
         if hasher is None:
             hasher = self._hashers[record.definition.func_key] = FunctionHasher(
                 record.definition.spec.qualname, _definition_code(record))
+            self._signers[hasher.head] = hasher  # for rows_of when no process signs
         return hasher
 
     def signature(self, master: Any, record: TaskRecord) -> str:
@@ -362,21 +362,25 @@ class Checkpointer:
         run (or died), make and write the entries here."""
         if not batch:
             return
-        if self._process is None and len(batch) < PROCESS_FROM:
-            self._write(rows_of(self.store, batch, self._signers))  # not worth a process (yet)
-            return
-        if not self._process_failed:
-            try:
-                if self._process is None:
-                    self._process = start_helper("hpcflow.runtime.ckwriter",
-                                                 os.path.dirname(self.store.root),
-                                                 answers=True)
-                if _send(self._process, batch):
-                    return  # written, or the process said why not
-            except (OSError, ValueError):  # ValueError: a value marshal does not take
-                pass
-            self._process_failed = True  # from now on, here
-        self._write(rows_of(self.store, batch, self._signers))
+        worth = self._process is not None or len(batch) >= PROCESS_FROM  # else not (yet)
+        if not (worth and self._by_process(batch)):
+            self._write(rows_of(self.store, batch, self._signers))
+
+    def _by_process(self, batch: list[Finished]) -> bool:
+        """True once the writer process wrote ``batch`` (or said why not); False if it
+        cannot start or died (from then on, never again)."""
+        if self._process_failed:
+            return False
+        try:
+            if self._process is None:
+                self._process = start_helper("hpcflow.runtime.ckwriter",
+                                             os.path.dirname(self.store.root), answers=True)
+            if _send(self._process, batch):
+                return True
+        except OSError:
+            pass
+        self._process_failed = True
+        return False
 
     def _persist(self, job: _Job) -> list[Any]:
         """Store the job's large values and files; its entry row (Entry.to_row)."""
@@ -394,7 +398,7 @@ def _send(process: subprocess.Popen[bytes], batch: list[Finished]) -> bool:
     """Hand ``batch`` to the writer process and wait for its answer; False if it is
     gone (nothing answered)."""
     assert process.stdin is not None and process.stdout is not None
-    payload = marshal.dumps(batch)  # plain values: marshal is the cheapest
+    payload = plain.dumps(batch)
     process.stdin.write(len(payload).to_bytes(8, "little") + payload)
     process.stdin.flush()
     return process.stdout.read(1) in (b".", b"!")

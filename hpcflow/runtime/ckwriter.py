@@ -2,7 +2,7 @@
 tasks with small values into checkpoint entries and writes them (runtime/ckstore.py).
 
 The master's checkpointer sends it batches on its standard input: the length (8 bytes,
-little-endian), then a marshalled list of :data:`Finished` tasks, their values being
+little-endian), then a list of :data:`Finished` tasks (runtime/plain.py), their values being
 pickled bytes of up to INLINE bytes; it signs those the master left unsigned. For each
 batch it writes one entry file and then answers one byte on its standard output (``.``
 written, ``!`` not); the checkpointer waits for that byte, so a flush means on disk.
@@ -13,10 +13,11 @@ scheduling the tasks; here they run beside it. It stops at the end of its input.
 from __future__ import annotations
 
 import gc
-import marshal
+import pickle
 import sys
 from typing import IO, Any
 
+from hpcflow.runtime import plain
 from hpcflow.runtime.ckstore import CheckpointStore
 from hpcflow.runtime.signature import FunctionHasher
 
@@ -55,9 +56,9 @@ def serve(source: IO[bytes], answers: IO[bytes], store: CheckpointStore) -> None
             return
         payload = source.read(int.from_bytes(head, "little"))
         try:
-            store.write_rows(rows_of(store, marshal.loads(payload), hashers))
+            store.write_rows(rows_of(store, plain.loads(payload), hashers))
             answer = b"."
-        except (OSError, EOFError, ValueError, TypeError) as exc:
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as exc:
             sys.stderr.write(f"hpcflow: warning: cannot write checkpoints: {exc}\n")
             answer = b"!"
         answers.write(answer)

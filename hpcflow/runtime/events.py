@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import collections
 import json
-import marshal
 import os
-import pickle
 import threading
 import time
 from typing import Any, Protocol
 
+from hpcflow.runtime import plain
 from hpcflow.runtime.eventwriter import Event, encode_events, encoder
 from hpcflow.runtime.helperproc import start_helper, stop_helper
 
@@ -125,13 +124,10 @@ class _ProcessSink:
         self._pipe = self._proc.stdin
 
     def write(self, batch: list[Event]) -> None:
-        try:  # marshal: events are plain values, and it costs half of pickle
-            kind, payload = b"M", marshal.dumps(batch)
-        except ValueError:  # a value of another type
-            try:
-                kind, payload = b"P", pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # a value that does not pickle: encoded here
-                kind, payload = b"T", encode_events(batch, encoder()).encode("utf-8")
+        try:
+            kind, payload = b"V", plain.dumps(batch)
+        except Exception:  # a value that does not pickle: encoded here
+            kind, payload = b"T", encode_events(batch, encoder()).encode("utf-8")
         self._pipe.write(kind + len(payload).to_bytes(8, "little") + payload)
         self._pipe.flush()
 

@@ -1,9 +1,9 @@
 """``python -S -m hpcflow.runtime.eventwriter PATH``: the process that encodes a run's
 events as JSON lines and appends them to PATH.
 
-The master's event log sends it batches of events (marshalled, pickled when a value is not
-a plain one, or already encoded text when it does not pickle) on its standard input: a
-kind byte (``M``, ``P`` or ``T``), the length (8 bytes, little-endian), the payload.
+The master's event log sends it batches of events on its standard input: a kind byte
+(``V``: the batch as runtime/plain.py writes it; ``T``: already encoded text, when a value
+does not pickle), the length (8 bytes, little-endian), the payload.
 Encoding costs the master's process more than the tasks it schedules; here it runs beside
 it. It stops at the end of its input.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import gc
 import json
-import marshal
-import pickle
 import sys
 from collections.abc import Callable
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import IO, Any
+
+from hpcflow.runtime import plain
 
 #: The fields of the events emitted for every task, in order: these travel as tuples (a
 #: third of the cost of a dict to make and send), and become the same JSON objects.
@@ -61,9 +61,8 @@ def serve(source: IO[bytes], out: IO[str]) -> None:
         if head[:1] == b"T":
             text = payload.decode("utf-8")
         else:
-            load = marshal.loads if head[:1] == b"M" else pickle.loads
             try:
-                text = encode_events(load(payload), encode)
+                text = encode_events(plain.loads(payload), encode)
             except Exception as exc:  # an event whose value cannot be read back here
                 text = encode({"event": "event_log_error",
                                "error": f"{type(exc).__name__}: {exc}"}, 0)[0] + "\n"

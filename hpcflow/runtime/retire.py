@@ -14,16 +14,14 @@
 
 from __future__ import annotations
 
-import marshal
 import os
-import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hpcflow.graph.graph import DataKey, TaskNode, Version
 from hpcflow.graph.states import TaskState, VersionState
-from hpcflow.runtime import futures
+from hpcflow.runtime import futures, plain
 from hpcflow.runtime.trim import Trimmer
 
 if TYPE_CHECKING:
@@ -89,9 +87,9 @@ class Retired:
 
 
 class RecordSpool:
-    """Rows of retired tasks, appended to a file in batches (marshalled, or pickled when
-    a value is not a plain one: the process that writes them reads them back at the end,
-    and either costs a fraction of JSON). Each batch: a kind byte, then the batch."""
+    """Rows of retired tasks, appended to a file in batches (runtime/plain.py: the process
+    that writes them reads them back at the end, and that costs a fraction of JSON). Each
+    batch: its length (8 bytes, little-endian), then the batch."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -109,21 +107,17 @@ class RecordSpool:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        try:
-            kind, data = b"M", marshal.dumps(batch)
-        except ValueError:  # a value of another type
-            kind, data = b"P", pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        data = plain.dumps(batch)
         with open(self.path, "ab") as fh:
-            fh.write(kind + data)
+            fh.write(len(data).to_bytes(8, "little") + data)
 
     def rows(self) -> Iterable[dict[str, Any]]:
         """Every spooled row (pending ones included)."""
         self.flush()
         if os.path.exists(self.path):
             with open(self.path, "rb") as fh:
-                while kind := fh.read(1):
-                    batch = marshal.load(fh) if kind == b"M" else pickle.load(fh)
-                    for values in batch:
+                while head := fh.read(8):
+                    for values in plain.loads(fh.read(int.from_bytes(head, "little"))):
                         yield dict(zip(_ROW_KEYS, values, strict=True))
 
     def remove(self) -> None:

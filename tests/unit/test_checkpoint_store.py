@@ -274,13 +274,13 @@ def test_a_pack_keeps_every_byte_of_blobs_of_any_size(tmp_path: Path) -> None:
 
 def test_the_writer_process_writes_each_batch_then_answers(tmp_path: Path) -> None:
     import io
-    import marshal
 
+    from hpcflow.runtime import plain
     from hpcflow.runtime.ckwriter import serve
 
     batch = [("s1", "f", (b"\x80\x05K\x01.",), (), b"", None),
              ("s2", "g", (), (b"xy",), b"", None)]
-    payload = marshal.dumps(batch)
+    payload = plain.dumps(batch)
     source = io.BytesIO(len(payload).to_bytes(8, "little") + payload
                         + (5).to_bytes(8, "little") + b"junk!")
     answers = io.BytesIO()
@@ -296,8 +296,8 @@ def test_the_writer_process_writes_each_batch_then_answers(tmp_path: Path) -> No
 def test_the_writer_signs_a_task_left_unsigned_as_the_master_would(
         tmp_path: Path, process: bool) -> None:
     import io
-    import marshal
 
+    from hpcflow.runtime import plain
     from hpcflow.runtime.ckwriter import rows_of, serve
     from hpcflow.runtime.signature import FunctionHasher
 
@@ -305,7 +305,7 @@ def test_the_writer_signs_a_task_left_unsigned_as_the_master_would(
     batch = [("", "f", (b"v%d" % i,), (), b"call %d" % i, head) for i in range(3)]
     store = CheckpointStore(str(tmp_path))
     if process:
-        payload = marshal.dumps(batch)
+        payload = plain.dumps(batch)
         serve(io.BytesIO(len(payload).to_bytes(8, "little") + payload), io.BytesIO(), store)
     else:
         store.write_rows(rows_of(store, batch, {}))
